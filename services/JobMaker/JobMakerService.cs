@@ -1,3 +1,4 @@
+using Confluent.Kafka;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -30,9 +31,10 @@ public sealed class JobMakerService(
         var selector = new TemplateSelector(_options);
         var ids = new JobIdGenerator(_options.InstanceId);
         using var consumer = new PoolConsumer<string, RawGbt>(kafka, TopicManifest.RawGbt,
-            new ConsumerSettings { GroupId = $"jobmaker-{_options.InstanceId}", StartFrom = StartFrom.Newest },
+            // No consumer group: JobMaker commits nothing and wants the newest template at once, not after a group join.
+            new ConsumerSettings { GroupId = null, StartFrom = StartFrom.Newest },
             loggerFactory.CreateLogger("PoolCluster.JobMaker.RawGbtConsumer"));
-        using var producer = new PoolProducer<string, StratumJob>(kafka, TopicManifest.StratumJob, ProducerMode.Durable,
+        using var producer = new PoolProducer<Null, StratumJob>(kafka, TopicManifest.StratumJob, ProducerMode.Durable,
             loggerFactory.CreateLogger("PoolCluster.JobMaker.StratumJobProducer"));
 
         var lastJobAtMs = 0L;
@@ -77,7 +79,7 @@ public sealed class JobMakerService(
                 return;
             }
             // Jobs are small and rare; waiting for the ack keeps their order and surfaces a dead cluster at once.
-            producer.ProduceAsync("", job, stoppingToken).GetAwaiter().GetResult();
+            producer.ProduceAsync(null!, job, stoppingToken).GetAwaiter().GetResult();
             logger.LogInformation("job {JobId} height {Height} clean={Clean} empty={Empty} txs={Txs} ({Reason})",
                 job.JobId, job.Height, job.Clean, job.EmptyBlock, job.TransactionCount, reason);
         }
