@@ -80,7 +80,9 @@ public sealed class StratumJobBuilder
             CoinbaseValue = gbt.CoinbaseValue,
             WitnessCommitment = ByteString.CopyFrom(commitment.Span),
             Clean = clean,
-            EmptyBlock = gbt.HeaderOnly || gbt.Transactions.Count == 0,
+            // Only a header-only template makes an empty-block job; a template that happens to have no transactions is
+            // the node's full answer.
+            EmptyBlock = gbt.HeaderOnly,
             CreatedAtUnixMs = nowMs,
             Extranonce1Size = (uint)_options.Extranonce1Size,
             Extranonce2Size = (uint)_options.Extranonce2Size,
