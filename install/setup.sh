@@ -5,7 +5,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
 # Debian packages: native libraries the services load, and the servers the tests and the local cluster run.
-debs=(librdkafka1 libzmq5 mariadb-server mariadb-client redis-server supervisor)
+debs=(librdkafka1 libzmq5 libssl3 mariadb-server mariadb-client redis-server redis-tools supervisor gettext-base)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
