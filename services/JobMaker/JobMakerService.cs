@@ -41,7 +41,18 @@ public sealed class JobMakerService(
         var intervalMs = _options.JobIntervalSeconds * 1000L;
         while (!stoppingToken.IsCancellationRequested)
         {
-            var result = consumer.Consume(TimeSpan.FromMilliseconds(100));
+            ConsumeResult<string, RawGbt>? result;
+            try
+            {
+                result = consumer.Consume(TimeSpan.FromMilliseconds(100));
+            }
+            catch (KafkaException e) when (!e.Error.IsFatal)
+            {
+                // Kafka unreachable: say so and keep trying; the timed job below still runs on the template we have.
+                logger.LogWarning("reading templates failed, retrying: {Reason}", e.Error.Reason);
+                stoppingToken.WaitHandle.WaitOne(TimeSpan.FromSeconds(1));
+                result = null;
+            }
             var nowMs = time.GetUtcNow().ToUnixTimeMilliseconds();
             if (result?.Message?.Value is { } gbt)
             {
@@ -79,7 +90,16 @@ public sealed class JobMakerService(
                 return;
             }
             // Jobs are small and rare; waiting for the ack keeps their order and surfaces a dead cluster at once.
-            producer.ProduceAsync(null!, job, stoppingToken).GetAwaiter().GetResult();
+            try
+            {
+                producer.ProduceAsync(null!, job, stoppingToken).GetAwaiter().GetResult();
+            }
+            catch (ProduceException<Null, StratumJob> e)
+            {
+                // Miners keep the previous job; the next template or timer tick tries again.
+                logger.LogError("job {JobId} height {Height} not published: {Reason}", job.JobId, job.Height, e.Error.Reason);
+                return;
+            }
             logger.LogInformation("job {JobId} height {Height} clean={Clean} empty={Empty} txs={Txs} ({Reason})",
                 job.JobId, job.Height, job.Clean, job.EmptyBlock, job.TransactionCount, reason);
         }
