@@ -5,12 +5,13 @@
 #
 #   install/up.sh [--node-rpc http://USER:PASS@HOST:PORT] [--node-zmq tcp://HOST:PORT] [--payout-address ADDR]
 #                 [--network regtest|testnet|signet|mainnet] [--run-dir DIR] [--stratum-port N] [--stats-port N]
+#                 [--no-build]   (the services are already built in Release: the test suite uses this)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 RUN_DIR="$ROOT/run"
-NODE_RPC_URL="" NODE_ZMQ="" PAYOUT_ADDRESS="" NETWORK="regtest" STRATUM_PORT=3333 STATS_PORT=8080
+NODE_RPC_URL="" NODE_ZMQ="" PAYOUT_ADDRESS="" NETWORK="regtest" STRATUM_PORT=3333 STATS_PORT=8080 BUILD=1
 
-usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --node-rpc) NODE_RPC_URL=$2; shift 2 ;;
@@ -20,6 +21,7 @@ while [ $# -gt 0 ]; do
     --run-dir) RUN_DIR=$(mkdir -p "$2" && cd "$2" && pwd); shift 2 ;;
     --stratum-port) STRATUM_PORT=$2; shift 2 ;;
     --stats-port) STATS_PORT=$2; shift 2 ;;
+    --no-build) BUILD=0; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "up.sh: unknown option '$1'" >&2; usage >&2; exit 2 ;;
   esac
@@ -45,11 +47,13 @@ if [ -f "$RUN_DIR/supervisord.pid" ] && kill -0 "$(cat "$RUN_DIR/supervisord.pid
   echo "up.sh: the cluster in $RUN_DIR is already running (install/down.sh stops it)" >&2; exit 1
 fi
 
-"$ROOT/install/setup.sh"
-log "building the services (Release)"
-export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
-dotnet build "$ROOT/install/services.slnf" -c Release --nologo -v q >"$RUN_DIR.build.log" 2>&1 || { cat "$RUN_DIR.build.log" >&2; exit 1; }
-rm -f "$RUN_DIR.build.log"
+if [ "$BUILD" = 1 ]; then
+  "$ROOT/install/setup.sh"
+  log "building the services (Release)"
+  export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+  dotnet build "$ROOT/install/services.slnf" -c Release --nologo -v q >"$RUN_DIR.build.log" 2>&1 || { cat "$RUN_DIR.build.log" >&2; exit 1; }
+  rm -f "$RUN_DIR.build.log"
+fi
 
 mkdir -p "$RUN_DIR"/{logs,conf,redis,supervisor.d}
 # Secrets of this local cluster, made once and kept, so a restart keeps its data readable.
