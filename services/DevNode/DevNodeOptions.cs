@@ -25,6 +25,17 @@ public sealed class DevNodeOptions
     /// sees foreign blocks and has to switch to clean jobs.</summary>
     [Range(0, 86_400)] public double ForeignBlockIntervalSeconds { get; set; }
 
+    /// <summary>
+    /// Compact bits every block after genesis must carry (regtest: 207fffff, about one hash in two solves a block). A
+    /// local pool sets it harder so that not every share is a block; DevNode then checks this instead of regtest's
+    /// fixed bits. Never easier than 207fffff.
+    /// </summary>
+    [RegularExpression("^[0-9a-fA-F]{8}$", ErrorMessage = "BlockBits must be 8 hex digits of compact bits, e.g. 207fffff")]
+    public string BlockBits { get; set; } = "207fffff";
+
+    /// <summary><see cref="BlockBits"/> as a number.</summary>
+    public uint ParsedBlockBits => uint.Parse(BlockBits, System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture);
+
     /// <summary>Where foreign blocks pay; any regtest address. Default: a P2WPKH address no one here owns.</summary>
     public string ForeignPayoutAddress { get; set; } = "bcrt1qmelppaw70cg0thn7zr6aulss7h08uy849hqf8n";
 

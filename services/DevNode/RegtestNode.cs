@@ -35,12 +35,15 @@ public sealed class RegtestNode : IDisposable
         var seed = options.Mempool.Seed != 0 ? options.Mempool.Seed : Random.Shared.Next();
         _factory = new SyntheticTransactionFactory(options.Mempool, new Random(seed));
         _chain = string.IsNullOrWhiteSpace(options.SeedTip.Hash)
-            ? new ChainState()
-            : new ChainState(ParseSeedHash(options.SeedTip.Hash), options.SeedTip.Height, checked((uint)options.SeedTip.Time));
+            ? new ChainState(options.ParsedBlockBits)
+            : new ChainState(ParseSeedHash(options.SeedTip.Hash), options.SeedTip.Height, checked((uint)options.SeedTip.Time), options.ParsedBlockBits);
         StartedAt = Now;
         if (store is not null)
             Replay(store);
     }
+
+    /// <summary>The bits every new block must carry (DevNodeOptions.BlockBits).</summary>
+    public uint BlockBits => _chain.BlockBits;
 
     /// <summary>Unix time this node started (uptime).</summary>
     public long StartedAt { get; }
@@ -99,7 +102,7 @@ public sealed class RegtestNode : IDisposable
             if (block.Header.PreviousBlockHash != _chain.Tip.Hash)
                 return "inconclusive-not-best-prevblk";
             var rejection = BlockValidator.CheckBlock(block, checkProofOfWork: false)
-                ?? BlockValidator.ContextualCheckHeader(block.Header, _chain.Tip, Now)
+                ?? BlockValidator.ContextualCheckHeader(block.Header, _chain.Tip, Now, _chain.BlockBits)
                 ?? BlockValidator.ContextualCheckBlock(block, _chain.Tip);
             if (rejection is null)
             {
@@ -124,7 +127,7 @@ public sealed class RegtestNode : IDisposable
         {
             lock (_lock)
             {
-                var template = BlockAssembler.CreateTemplate(_chain.Tip, _mempool, Now);
+                var template = BlockAssembler.CreateTemplate(_chain.Tip, _mempool, Now, _chain.BlockBits);
                 var block = BlockAssembler.CreateBlock(template, payoutScript, template.CurTime(Now));
                 if (!BlockAssembler.TryGrind(ref block, ref maxTries))
                     break;
@@ -152,7 +155,7 @@ public sealed class RegtestNode : IDisposable
                 || (_mempool.TransactionsUpdated != _template.TransactionsUpdated
                     && nowMs - _templateBuiltAtMs > _options.TemplateRefreshSeconds * 1000))
             {
-                _template = BlockAssembler.CreateTemplate(_chain.Tip, _mempool, Now);
+                _template = BlockAssembler.CreateTemplate(_chain.Tip, _mempool, Now, _chain.BlockBits);
                 _templateBuiltAtMs = nowMs;
             }
             return (_template, _template.CurTime(Now));

@@ -162,6 +162,20 @@ public sealed class SubmitBlockTests
     }
 
     [Fact]
+    public async Task A_harder_configured_block_difficulty_is_in_the_template_and_enforced()
+    {
+        // A local pool sets BlockBits so that not every share is a block; regtest's own bits are then refused.
+        await using var node = await TestNode.StartAsync(o => o.BlockBits = "2000ffff");
+        var template = await node.TemplateAsync();
+        Assert.Equal("2000ffff", template.GetProperty("bits").GetString());
+        var block = PoolBlockBuilder.Build(template);
+        Assert.Equal(0x2000ffffu, block.Header.Bits);
+        var easier = PoolBlockBuilder.WithProofOfWork(PoolBlockBuilder.WithHeader(block, h => h with { Bits = 0x207fffff }), valid: true);
+        Assert.Equal("bad-diffbits", await node.Client.SubmitBlockAsync(easier.ToHex()));
+        Assert.Null(await node.Client.SubmitBlockAsync(block.ToHex()));
+    }
+
+    [Fact]
     public async Task Malformed_transaction_lists_are_refused_with_bitcoinds_reasons()
     {
         await using var node = await TestNode.StartAsync();

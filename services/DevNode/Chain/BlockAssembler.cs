@@ -7,8 +7,9 @@ namespace PoolCluster.DevNode.Chain;
 public sealed class BlockTemplateData
 {
     internal BlockTemplateData(ChainBlock parent, IReadOnlyList<MempoolEntry> transactions, IReadOnlyList<int[]> depends,
-        long fees, uint transactionsUpdated, long builtAtUnixSeconds)
+        long fees, uint transactionsUpdated, long builtAtUnixSeconds, uint bits)
     {
+        Bits = bits;
         Parent = parent;
         Transactions = transactions;
         Depends = depends;
@@ -30,7 +31,7 @@ public sealed class BlockTemplateData
 
     public uint Version => Regtest.BlockVersion;
 
-    public uint Bits => Regtest.PowLimitBits;
+    public uint Bits { get; }
 
     /// <summary>Mempool transactions in block order (parents before children).</summary>
     public IReadOnlyList<MempoolEntry> Transactions { get; }
@@ -78,7 +79,7 @@ public sealed class BlockTemplateData
 /// </summary>
 public static class BlockAssembler
 {
-    public static BlockTemplateData CreateTemplate(ChainBlock parent, TransactionPool mempool, long nowUnixSeconds)
+    public static BlockTemplateData CreateTemplate(ChainBlock parent, TransactionPool mempool, long nowUnixSeconds, uint bits)
     {
         var chosen = new List<MempoolEntry>();
         var depends = new List<int[]>();
@@ -113,7 +114,7 @@ public static class BlockAssembler
             sigOps += entry.SigOpsCost;
             fees += entry.Fee;
         }
-        return new BlockTemplateData(parent, chosen, depends, fees, mempool.TransactionsUpdated, nowUnixSeconds);
+        return new BlockTemplateData(parent, chosen, depends, fees, mempool.TransactionsUpdated, nowUnixSeconds, bits);
     }
 
     /// <summary>

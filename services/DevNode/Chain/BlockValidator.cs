@@ -107,10 +107,10 @@ public static class BlockValidator
     }
 
     /// <summary>ContextualCheckBlockHeader: bits, timestamp against the parent's median time past and the clock, version.</summary>
-    public static BlockRejection? ContextualCheckHeader(BlockHeader header, ChainBlock parent, long nowUnixSeconds, bool checkFutureTime = true)
+    public static BlockRejection? ContextualCheckHeader(BlockHeader header, ChainBlock parent, long nowUnixSeconds, uint expectedBits, bool checkFutureTime = true)
     {
         var height = parent.Height + 1;
-        if (header.Bits != Regtest.PowLimitBits)
+        if (header.Bits != expectedBits)
             return new("bad-diffbits", "incorrect proof of work");
         if (header.Time <= parent.MedianTimePast)
             return new("time-too-old", "block's timestamp is too early");

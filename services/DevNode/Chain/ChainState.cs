@@ -35,9 +35,13 @@ public sealed class ChainState
     private readonly int _baseHeight;
     private long _nextSequence;
 
+    /// <summary>The bits every block after genesis must carry (DevNodeOptions.BlockBits).</summary>
+    public uint BlockBits { get; }
+
     /// <summary>A chain starting at the real regtest genesis block.</summary>
-    public ChainState()
+    public ChainState(uint blockBits = Regtest.PowLimitBits)
     {
+        BlockBits = blockBits;
         var genesis = Regtest.Genesis;
         var entry = new ChainBlock(genesis.GetHash(), genesis.Header, null, 0, genesis, genesis.Serialize(), _nextSequence++)
         {
@@ -50,8 +54,9 @@ public sealed class ChainState
     }
 
     /// <summary>A chain starting on a block this node does not have: only its hash, height and time are known.</summary>
-    public ChainState(Hash256 seedHash, int seedHeight, uint seedTime)
+    public ChainState(Hash256 seedHash, int seedHeight, uint seedTime, uint blockBits = Regtest.PowLimitBits)
     {
+        BlockBits = blockBits;
         var header = new BlockHeader(Regtest.BlockVersion, Hash256.Zero, Hash256.Zero, seedTime, Regtest.PowLimitBits, 0);
         var entry = new ChainBlock(seedHash, header, null, seedHeight, null, null, _nextSequence++);
         _index.Add(seedHash, entry);
@@ -124,7 +129,7 @@ public sealed class ChainState
         if (parent.Invalid)
             return SubmitOutcome.Rejected("bad-prevblk", "previous block is invalid");
 
-        if (BlockValidator.ContextualCheckHeader(block.Header, parent, nowUnixSeconds, checkFutureTime: declaredFees is null) is { } badHeader)
+        if (BlockValidator.ContextualCheckHeader(block.Header, parent, nowUnixSeconds, BlockBits, checkFutureTime: declaredFees is null) is { } badHeader)
             return SubmitOutcome.Rejected(badHeader.Reason, badHeader.Detail);
 
         var entry = new ChainBlock(hash, block.Header, parent, parent.Height + 1, block, raw, _nextSequence++);

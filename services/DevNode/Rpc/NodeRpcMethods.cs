@@ -230,9 +230,9 @@ public sealed class NodeRpcMethods(RegtestNode node, Action requestStop)
         json["next"] = new JsonObject
         {
             ["height"] = tip.Height + 1,
-            ["bits"] = RpcJson.Hex32(Regtest.PowLimitBits),
-            ["difficulty"] = RpcJson.Difficulty(Regtest.PowLimitBits),
-            ["target"] = RpcJson.TargetHex(Regtest.PowLimitBits),
+            ["bits"] = RpcJson.Hex32(node.BlockBits),
+            ["difficulty"] = RpcJson.Difficulty(node.BlockBits),
+            ["target"] = RpcJson.TargetHex(node.BlockBits),
         };
         json["warnings"] = Warnings();
         return json;
