@@ -5,13 +5,16 @@
 #
 #   install/up.sh [--node-rpc http://USER:PASS@HOST:PORT] [--node-zmq tcp://HOST:PORT] [--payout-address ADDR]
 #                 [--network regtest|testnet|signet|mainnet] [--run-dir DIR] [--stratum-port N] [--stats-port N]
+#                 [--block-bits HEX] (DevNode's block difficulty, default 1d07248b)
 #                 [--no-build]   (the services are already built in Release: the test suite uses this)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 RUN_DIR="$ROOT/run"
 NODE_RPC_URL="" NODE_ZMQ="" PAYOUT_ADDRESS="" NETWORK="regtest" STRATUM_PORT=3333 STATS_PORT=8080 BUILD=1
+# DevNode block difficulty ~0.14: a 10 MH/s CPU miner finds a block about once a minute (regtest: every share).
+BLOCK_BITS=1d07248b
 
-usage() { sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --node-rpc) NODE_RPC_URL=$2; shift 2 ;;
@@ -22,6 +25,7 @@ while [ $# -gt 0 ]; do
     --stratum-port) STRATUM_PORT=$2; shift 2 ;;
     --stats-port) STATS_PORT=$2; shift 2 ;;
     --no-build) BUILD=0; shift ;;
+    --block-bits) BLOCK_BITS=$2; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "up.sh: unknown option '$1'" >&2; usage >&2; exit 2 ;;
   esac
@@ -83,10 +87,10 @@ else
   USE_DEVNODE=0
 fi
 export ROOT RUN_DIR STRATUM_PORT STATS_PORT MYSQL_PORT MYSQL_USER MYSQL_PASSWORD MYSQL_DATABASE REDIS_PORT \
-  KAFKA_BOOTSTRAP_FILE NODE_RPC_URL NODE_RPC_PORT NODE_RPC_USER NODE_RPC_PASSWORD NODE_ZMQ PAYOUT_ADDRESS NETWORK
+  KAFKA_BOOTSTRAP_FILE NODE_RPC_URL NODE_RPC_PORT NODE_RPC_USER NODE_RPC_PASSWORD NODE_ZMQ PAYOUT_ADDRESS NETWORK BLOCK_BITS
 
 # Configs from templates (install/templates, supervisor/): readable, and an operator may edit run/conf/*.json.
-render() { envsubst '${ROOT} ${RUN_DIR} ${STRATUM_PORT} ${STATS_PORT} ${MYSQL_PORT} ${MYSQL_USER} ${MYSQL_PASSWORD} ${MYSQL_DATABASE} ${REDIS_PORT} ${KAFKA_BOOTSTRAP_FILE} ${NODE_RPC_URL} ${NODE_RPC_PORT} ${NODE_RPC_USER} ${NODE_RPC_PASSWORD} ${NODE_ZMQ} ${PAYOUT_ADDRESS} ${NETWORK} ${PROGRAM} ${SERVICE}' <"$1" >"$2"; }
+render() { envsubst '${ROOT} ${RUN_DIR} ${STRATUM_PORT} ${STATS_PORT} ${MYSQL_PORT} ${MYSQL_USER} ${MYSQL_PASSWORD} ${MYSQL_DATABASE} ${REDIS_PORT} ${KAFKA_BOOTSTRAP_FILE} ${NODE_RPC_URL} ${NODE_RPC_PORT} ${NODE_RPC_USER} ${NODE_RPC_PASSWORD} ${NODE_ZMQ} ${PAYOUT_ADDRESS} ${NETWORK} ${BLOCK_BITS} ${PROGRAM} ${SERVICE}' <"$1" >"$2"; }
 rm -f "$RUN_DIR"/supervisor.d/*.conf
 render "$ROOT/supervisor/supervisord.conf.template" "$RUN_DIR/supervisord.conf"
 render "$ROOT/supervisor/infra.conf.template" "$RUN_DIR/supervisor.d/00-infra.conf"
