@@ -1,0 +1,252 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.Extensions.Logging;
+using PoolCluster.Kafka;
+using PoolCluster.Stratum;
+
+namespace PoolCluster.SServer;
+
+/// <summary>
+/// The stratum server: owns the listeners, the sessions, the job repository, the share sink and the user resolver,
+/// and ties them together. A share's way through it:
+/// <see cref="StratumListener"/> (accept) → <see cref="MinerConnection"/> (socket, line framing, limits) →
+/// <see cref="StratumSession"/> (protocol) → <see cref="ShareValidator"/> (judgement, with <see cref="JobRepository"/>
+/// and <see cref="SessionDifficulty"/>) → <see cref="ShareSink"/> (Kafka). Jobs come the other way:
+/// Kafka → <see cref="JobRepository"/> → <see cref="BroadcastJob"/> → every session.
+/// </summary>
+public sealed class StratumServer : IAsyncDisposable
+{
+    private readonly ConcurrentDictionary<uint, StratumSession> _sessions = new();
+    private readonly List<StratumListener> _listeners = [];
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly KafkaOptions? _kafka;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly double _timeSpanTicksPerTimestamp;
+    private ShareSink? _sink;
+    private Task? _housekeeping;
+    private int _stopped;
+
+    public StratumServer(StratumOptions options, VardiffSettings vardiff, UserResolver users, KafkaOptions? kafka,
+        ILoggerFactory loggerFactory, TimeProvider? time = null)
+    {
+        Options = options;
+        VarDiff = vardiff.ToVarDiffOptions();
+        VarDiff.Validate();
+        Users = users;
+        _kafka = kafka;
+        _loggerFactory = loggerFactory;
+        Logger = loggerFactory.CreateLogger("PoolCluster.SServer");
+        Time = time ?? TimeProvider.System;
+        _timeSpanTicksPerTimestamp = TimeSpan.TicksPerSecond / (double)Time.TimestampFrequency;
+        PoolVersionMask = options.ParsedVersionRollingMask;
+        Counters = new SServerCounters();
+        Gate = new ConnectionGate(options.Limits, options.Ban, Counters, Logger, Time.TimestampFrequency);
+        SessionIds = new SessionIdAllocator(options.ServerId);
+        Jobs = new JobRepository(options, kafka, Time, Counters, loggerFactory.CreateLogger("PoolCluster.SServer.Jobs"), loggerFactory)
+        {
+            Broadcast = BroadcastJob,
+        };
+        Validator = new ShareValidator(Jobs, options);
+        TlsOptions = options.Tls.Port != 0 ? LoadTls(options.Tls) : null;
+    }
+
+    public StratumOptions Options { get; }
+    public VarDiffOptions VarDiff { get; }
+    public UserResolver Users { get; }
+    public JobRepository Jobs { get; }
+    public ShareValidator Validator { get; }
+    public ConnectionGate Gate { get; }
+    public SessionIdAllocator SessionIds { get; }
+    public SServerCounters Counters { get; }
+    public TimeProvider Time { get; }
+    internal ILogger Logger { get; }
+    internal uint PoolVersionMask { get; }
+    internal SslServerAuthenticationOptions? TlsOptions { get; }
+    internal CancellationToken Stopping => _stopping.Token;
+
+    public ShareSink Sink => _sink ?? throw new InvalidOperationException("the server is not started");
+
+    /// <summary>The plain listener's port (-1 when there is none).</summary>
+    public int Port => _listeners.FirstOrDefault(l => !l.IsTls)?.Port ?? -1;
+
+    /// <summary>The TLS listener's port (-1 when there is none).</summary>
+    public int TlsPort => _listeners.FirstOrDefault(l => l.IsTls)?.Port ?? -1;
+
+    /// <summary>The sessions now (a snapshot).</summary>
+    public IReadOnlyList<StratumSession> Sessions => _sessions.Values.ToList();
+
+    public async Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        // Building the producers waits for Kafka's metadata (up to seconds when the cluster is away): not on the caller's thread.
+        _sink = await Task.Run(() => new ShareSink(_kafka, Options.OutputQueueCapacity, Counters,
+            _loggerFactory.CreateLogger("PoolCluster.SServer.ShareSink"), _loggerFactory), cancellationToken).ConfigureAwait(false);
+        await Users.StartAsync(cancellationToken).ConfigureAwait(false);
+        Jobs.Start();
+        var address = IPAddress.Parse(Options.BindAddress);
+        if (Options.Port >= 0)
+            _listeners.Add(new StratumListener(this, address, Options.Port, tls: false));
+        if (Options.Tls.Port != 0)
+            _listeners.Add(new StratumListener(this, address, Options.Tls.Port, tls: true));
+        foreach (var listener in _listeners)
+        {
+            listener.Start();
+            Logger.LogInformation("listening for miners on {Address}:{Port}{Tls} (server id {ServerId})", address, listener.Port,
+                listener.IsTls ? " (TLS)" : "", Options.ServerId);
+        }
+        _housekeeping = Task.Run(() => HousekeepingAsync(_stopping.Token), CancellationToken.None);
+    }
+
+    /// <summary>Called by a listener for each accepted socket.</summary>
+    internal void Accept(Socket socket, bool tls)
+    {
+        var now = Time.GetTimestamp();
+        var remote = (IPEndPoint)socket.RemoteEndPoint!;
+        if (remote.Address.IsIPv4MappedToIPv6)
+            remote = new IPEndPoint(remote.Address.MapToIPv4(), remote.Port);
+        var admission = Options.ProxyProtocol ? Gate.TryAdmitAnonymous() : Gate.TryAdmit(remote.Address, now);
+        if (admission != Admission.Admitted)
+        {
+            Counters.ConnectionRefused();
+            Logger.LogDebug("refused {Ip}: {Reason}", remote.Address, admission);
+            socket.Dispose();
+            return;
+        }
+        if (_stopping.IsCancellationRequested || !SessionIds.TryAllocate(out var sessionId))
+        {
+            Gate.Release(Options.ProxyProtocol ? null : remote.Address);
+            Counters.ConnectionRefused();
+            socket.Dispose();
+            return;
+        }
+        socket.NoDelay = true;
+        if (!tls)
+            socket.Blocking = false; // sends go to the kernel without ever blocking a thread; what it refuses is queued
+        var connection = new MinerConnection(this, socket, remote, sessionId, tls, Options.ProxyProtocol ? null : remote.Address);
+        _sessions[sessionId] = connection.Session;
+        Counters.ConnectionOpened();
+        _ = connection.RunAsync();
+    }
+
+    internal void OnConnectionClosed(MinerConnection connection)
+    {
+        var session = connection.Session;
+        if (_sessions.TryRemove(session.SessionId, out _))
+        {
+            Counters.ConnectionClosed();
+            SessionIds.Release(session.SessionId);
+            session.OnClosed();
+        }
+    }
+
+    /// <summary>
+    /// Sends a job entry to every authorized session. One send syscall per session is the cost (the notify bytes are
+    /// prepared once), so the sessions are split over the cores: 15,000 sends take a quarter of a second on one.
+    /// </summary>
+    private void BroadcastJob(JobEntry entry, bool clean)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var now = Time.GetTimestamp();
+        var sessions = _sessions.Values.ToArray();
+        var sent = 0;
+        var parts = sessions.Length < 512 ? 1 : Environment.ProcessorCount;
+        Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, part =>
+        {
+            var count = 0;
+            for (var i = part; i < sessions.Length; i += parts)
+                if (sessions[i].SendJob(entry, clean, now))
+                    count++;
+            Interlocked.Add(ref sent, count);
+        });
+        Logger.Log(clean ? LogLevel.Information : LogLevel.Debug,
+            "job {JobId} (wire id {WireId}, height {Height}, clean={Clean}) sent to {Sessions} sessions in {Ms:0.0} ms",
+            entry.Job.JobId, entry.WireId, entry.Job.Height, clean, sent, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+    }
+
+    internal TimeSpan ToTimeSpan(long timestamp) => TimeSpan.FromTicks((long)(timestamp * _timeSpanTicksPerTimestamp));
+
+    private async Task HousekeepingAsync(CancellationToken stopping)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(500), Time);
+        var lastStats = Time.GetTimestamp();
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stopping).ConfigureAwait(false))
+            {
+                var now = Time.GetTimestamp();
+                foreach (var session in _sessions.Values)
+                {
+                    var connection = session.Connection;
+                    if (!connection.IsClosed && now > connection.Deadline)
+                    {
+                        Counters.Timeout();
+                        connection.Close(session.IsAuthorized
+                            ? $"idle for {Options.Limits.IdleTimeoutSeconds} s (Stratum:Limits:IdleTimeoutSeconds)"
+                            : $"not authorized within {Options.Limits.UnauthorizedTimeoutSeconds} s (Stratum:Limits:UnauthorizedTimeoutSeconds)");
+                    }
+                }
+                Gate.Sweep(now);
+                if (Options.StatsIntervalSeconds > 0 && now - lastStats >= Options.StatsIntervalSeconds * Time.TimestampFrequency)
+                {
+                    lastStats = now;
+                    Logger.LogInformation("stats: {Stats} output_queue={Queued}", Counters.Describe(), _sink?.Queued ?? 0);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    /// <summary>
+    /// Graceful stop: stop accepting, send client.reconnect to every miner, wait up to
+    /// <see cref="StratumOptions.DrainSeconds"/> for them to go, close the rest, then hand what is queued to Kafka.
+    /// </summary>
+    public async Task StopAsync(CancellationToken cancellationToken = default)
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) != 0)
+            return;
+        foreach (var listener in _listeners)
+            listener.Stop();
+        var sessions = _sessions.Values.ToList();
+        Logger.LogInformation("stopping: asking {Count} miners to reconnect", sessions.Count);
+        foreach (var session in sessions)
+            session.SendReconnect();
+        var deadline = Stopwatch.GetTimestamp() + (long)(Options.DrainSeconds * (double)Stopwatch.Frequency);
+        while (!_sessions.IsEmpty && Stopwatch.GetTimestamp() < deadline && !cancellationToken.IsCancellationRequested)
+            await Task.Delay(50, CancellationToken.None).ConfigureAwait(false);
+        foreach (var session in _sessions.Values)
+            session.Connection.Close("server stopping");
+        for (var i = 0; i < 100 && !_sessions.IsEmpty; i++)
+            await Task.Delay(20, CancellationToken.None).ConfigureAwait(false);
+        _stopping.Cancel();
+        if (_housekeeping != null)
+            await _housekeeping.ConfigureAwait(false);
+        Jobs.Dispose();
+        await Task.Run(() => _sink?.Dispose(), CancellationToken.None).ConfigureAwait(false);
+        Users.Dispose();
+        foreach (var listener in _listeners)
+            listener.Dispose();
+        Logger.LogInformation("stopped: {Stats}", Counters.Describe());
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync().ConfigureAwait(false);
+        _stopping.Dispose();
+    }
+
+    private static SslServerAuthenticationOptions LoadTls(TlsOptions tls)
+    {
+        var extension = Path.GetExtension(tls.CertificatePath).ToLowerInvariant();
+        var certificate = extension is ".pem" or ".crt"
+            ? X509Certificate2.CreateFromPemFile(tls.CertificatePath, string.IsNullOrWhiteSpace(tls.KeyPath) ? null : tls.KeyPath)
+            : X509CertificateLoader.LoadPkcs12FromFile(tls.CertificatePath, tls.CertificatePassword);
+        if (!certificate.HasPrivateKey)
+            throw new InvalidOperationException($"Stratum:Tls:CertificatePath '{tls.CertificatePath}' has no private key (set Stratum:Tls:KeyPath for a PEM key file)");
+        return new SslServerAuthenticationOptions { ServerCertificate = certificate, ClientCertificateRequired = false };
+    }
+}

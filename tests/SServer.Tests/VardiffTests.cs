@@ -1,0 +1,72 @@
+namespace PoolCluster.SServer.Tests;
+
+/// <summary>Vardiff over the wire: a new difficulty rides with the next job; work already sent keeps its difficulty.</summary>
+public class VardiffTests
+{
+    [Fact]
+    public async Task A_fast_miner_gets_a_higher_difficulty_with_the_next_job_and_its_old_work_is_judged_at_the_old_one()
+    {
+        await using var server = await TestServer.StartAsync(o => o.NotifyIntervalSeconds = 1,
+            new VardiffSettings { InitialDifficulty = 1e-9, MinDifficulty = 1e-10, MaxDifficulty = 1e12, TargetShareSeconds = 10, WindowSeconds = 300 });
+        var job = TestJobs.Mainnet();
+        server.Feed(job);
+        await using var client = await server.ConnectAsync();
+        var extranonce1 = await client.LoginAsync();
+        Assert.Equal(1e-9, (await client.NotificationAsync("mining.set_difficulty")).GetProperty("params")[0].GetDouble());
+        var oldWire = (await client.NotificationAsync("mining.notify")).GetProperty("params")[0].GetString()!;
+
+        // 40 shares within a second or two: hundreds of times the 1-per-10-s target.
+        var nonce = 0u;
+        for (var i = 0; i < 40; i++)
+        {
+            var share = TestJobs.Mine(job, extranonce1, 1e-9, r => r.IsValid, startNonce: nonce);
+            nonce = Convert.ToUInt32(share.Nonce, 16) + 1;
+            Assert.True((await client.SubmitAsync(oldWire, share.Extranonce2, share.NTime, share.Nonce)).GetProperty("result").GetBoolean());
+        }
+        var raised = (await client.NotificationAsync("mining.set_difficulty", TimeSpan.FromSeconds(5))).GetProperty("params")[0].GetDouble();
+        Assert.True(raised > 1e-7, $"difficulty only went to {raised}");
+        Assert.Equal(Math.ScaleB(1, (int)Math.Round(Math.Log2(raised))), raised); // vardiff moves in powers of two
+        // set_difficulty, then the job that carries it.
+        var next = (await client.NextAsync())!.Value;
+        Assert.Equal("mining.notify", next.GetProperty("method").GetString());
+        var newWire = next.GetProperty("params")[0].GetString()!;
+        Assert.NotEqual(oldWire, newWire);
+
+        // A share good for the old difficulty only: accepted on the old job, low difficulty on the new one.
+        var easy = TestJobs.Mine(job, extranonce1, 1e-9, r => r.IsValid && r.HashDifficulty < raised, startNonce: nonce);
+        nonce = Convert.ToUInt32(easy.Nonce, 16) + 1;
+        Assert.True((await client.SubmitAsync(oldWire, easy.Extranonce2, easy.NTime, easy.Nonce)).GetProperty("result").GetBoolean());
+        var easy2 = TestJobs.Mine(job, extranonce1, 1e-9, r => r.IsValid && r.HashDifficulty < raised, startNonce: nonce);
+        nonce = Convert.ToUInt32(easy2.Nonce, 16) + 1;
+        StratumTestClient.AssertError(await client.SubmitAsync(newWire, easy2.Extranonce2, easy2.NTime, easy2.Nonce), 23);
+        var hard = TestJobs.Mine(job, extranonce1, raised, r => r.IsValid, startNonce: nonce);
+        Assert.True((await client.SubmitAsync(newWire, hard.Extranonce2, hard.NTime, hard.Nonce)).GetProperty("result").GetBoolean());
+    }
+
+    [Fact]
+    public async Task A_silent_miner_gets_easier_work()
+    {
+        await using var server = await TestServer.StartAsync(o => o.NotifyIntervalSeconds = 1,
+            new VardiffSettings { InitialDifficulty = 1, MinDifficulty = 1e-6, MaxDifficulty = 1e12, TargetShareSeconds = 1, WindowSeconds = 6 });
+        server.Feed(TestJobs.Mainnet());
+        await using var client = await server.ConnectAsync();
+        await client.LoginAsync();
+        Assert.Equal(1, (await client.NotificationAsync("mining.set_difficulty")).GetProperty("params")[0].GetDouble());
+        var lowered = (await client.NotificationAsync("mining.set_difficulty", TimeSpan.FromSeconds(10))).GetProperty("params")[0].GetDouble();
+        Assert.Equal(1.0 / 16, lowered);
+    }
+
+    [Fact]
+    public async Task A_cpu_miner_at_the_dev_defaults_finds_shares_within_its_first_minute()
+    {
+        // The local cluster's defaults (appsettings.Development.json): start 0.005, floor 0.0001. A 10 MH/s CPU miner
+        // needs 0.005 * 2^32 / 10e6 = 2.1 s per share at the start.
+        var settings = new VardiffSettings { InitialDifficulty = 0.005, MinDifficulty = 0.0001 };
+        var secondsPerShare = settings.InitialDifficulty * 4294967296.0 / 10e6;
+        Assert.InRange(secondsPerShare, 0.5, 5);
+        var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(Testing.TestPaths.RepoRoot, "services", "SServer", "appsettings.Development.json")));
+        Assert.Equal(settings.InitialDifficulty, json.RootElement.GetProperty("Vardiff").GetProperty("InitialDifficulty").GetDouble());
+        Assert.Equal(settings.MinDifficulty, json.RootElement.GetProperty("Vardiff").GetProperty("MinDifficulty").GetDouble());
+        await Task.CompletedTask;
+    }
+}

@@ -1,0 +1,156 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Confluent.Kafka;
+using Microsoft.Extensions.Logging.Abstractions;
+using MySql.Data.MySqlClient;
+using PoolCluster.Kafka;
+using PoolCluster.Storage.Migrations;
+using PoolCluster.Testing;
+using PoolCluster.Topics;
+using Xunit.Abstractions;
+
+namespace PoolCluster.ShareLogger.Tests;
+
+/// <summary>A test that only runs when POOL_BENCHMARKS=1: the long measurements docs/sharelogger.md reports.</summary>
+public sealed class BenchmarkFactAttribute : FactAttribute
+{
+    public BenchmarkFactAttribute()
+    {
+        if (Environment.GetEnvironmentVariable("POOL_BENCHMARKS") != "1")
+            Skip = "a benchmark: set POOL_BENCHMARKS=1 to run it";
+    }
+}
+
+/// <summary>
+/// Throughput and lag of ShareLogger into a private MariaDB set up like a production server (2 GB buffer pool, 1 GB redo
+/// log, innodb_flush_log_at_trx_commit=1: every commit durable). Run by hand:
+/// POOL_BENCHMARKS=1 dotnet test tests/ShareLogger.Tests -c Release --filter "FullyQualifiedName~Benchmarks" --logger "console;verbosity=detailed"
+/// POOL_BENCH_SHARES (default 500000) sets the backlog size; POOL_BENCH_CONFIGS e.g. "LoadData:20000,Insert:5000" the configurations.
+/// </summary>
+[Collection("Kafka")]
+public sealed class Benchmarks(EmbeddedKafkaFixture kafka, ITestOutputHelper output)
+{
+    private static MariaDbServer ProductionLikeServer()
+    {
+        var server = MariaDbServer.StartNew();
+        using var connection = new MySqlConnection(server.ConnectionString);
+        connection.Open();
+        foreach (var setting in new[]
+                 {
+                     "SET GLOBAL innodb_buffer_pool_size = 2147483648", "SET GLOBAL innodb_log_file_size = 1073741824",
+                     "SET GLOBAL innodb_flush_log_at_trx_commit = 1",
+                 })
+            new MySqlCommand(setting, connection).ExecuteNonQuery();
+        return server;
+    }
+
+    private static async Task<string> DatabaseAsync(MariaDbServer server, string name)
+    {
+        server.CreateDatabase(name);
+        var connectionString = server.ConnectionStringFor(name);
+        await MySqlMigrator.MigrateAsync(connectionString, NullLogger.Instance);
+        return connectionString;
+    }
+
+    [BenchmarkFact]
+    public async Task Sustained_throughput_by_write_method_and_batch_size()
+    {
+        var total = int.TryParse(Environment.GetEnvironmentVariable("POOL_BENCH_SHARES"), out var n) ? n : 500_000;
+        var configs = (Environment.GetEnvironmentVariable("POOL_BENCH_CONFIGS") ?? "LoadData:5000,LoadData:20000,LoadData:50000,Insert:2000,Insert:5000,Insert:20000")
+            .Split(',').Select(c => c.Split(':')).Select(c => (Method: Enum.Parse<ShareWriteMethod>(c[0]), Rows: int.Parse(c[1]))).ToList();
+        using var server = ProductionLikeServer();
+        var options = kafka.CreateManifestTopics();
+        var clock = Stopwatch.StartNew();
+        var produced = Shares.Produce(options, total);
+        output.WriteLine($"{total} shares produced in {clock.Elapsed.TotalSeconds:F1} s");
+
+        // The ceiling Kafka alone sets: a consumer reading the backlog and decoding every share.
+        clock.Restart();
+        using (var consumer = new PoolConsumer<Ignore, Share>(options, TopicManifest.Share, new ConsumerSettings { StartFrom = StartFrom.Timestamp(DateTimeOffset.UnixEpoch) }))
+        {
+            var read = 0;
+            while (read < total && clock.Elapsed < TimeSpan.FromMinutes(5))
+                if (consumer.Consume(TimeSpan.FromMilliseconds(100)) != null)
+                    read++;
+            output.WriteLine($"Kafka alone: {read / clock.Elapsed.TotalSeconds:F0} shares/s");
+        }
+
+        foreach (var (method, rows) in configs)
+        {
+            var connectionString = await DatabaseAsync(server, $"bench_{method}_{rows}".ToLowerInvariant());
+            var settings = EngineTests.TestOptions(EmbeddedKafkaFixture.UniqueGroupId("bench"), method);
+            settings.BatchRows = rows;
+            settings.FlushIntervalMs = 500;
+            settings.LagLogIntervalSeconds = 60;
+            long firstCommitTicks = 0, lastCommitTicks = 0, firstBatchRows = 0;
+            using var engine = new EngineTests.RunningEngine(settings, options, connectionString);
+            engine.Status.BatchCommitted += (batchRows, _, _) =>
+            {
+                var now = Stopwatch.GetTimestamp();
+                if (Interlocked.CompareExchange(ref firstCommitTicks, now, 0) == 0)
+                    firstBatchRows = batchRows;
+                lastCommitTicks = now;
+            };
+            Eventually.True(() => engine.Status.RowsWritten >= total, TimeSpan.FromMinutes(10), () => $"{engine.Status.RowsWritten} rows");
+            engine.Stop();
+            var seconds = (lastCommitTicks - firstCommitTicks) / (double)Stopwatch.Frequency;
+            var rate = (total - firstBatchRows) / seconds;
+            output.WriteLine($"{method,-8} batch {rows,6}: {rate,8:F0} shares/s ({total} shares, {engine.Status.BatchesWritten} transactions, {seconds:F1} s)");
+            TableContents.Read(connectionString, settings.ConsumerGroup).AssertExactly(produced);
+            using var connection = new MySqlConnection(connectionString);
+            connection.Open();
+            new MySqlCommand("DROP TABLE `shares`", connection).ExecuteNonQuery();
+        }
+    }
+
+    [BenchmarkFact]
+    public async Task End_to_end_lag_at_50000_shares_per_second()
+    {
+        var perSecond = int.TryParse(Environment.GetEnvironmentVariable("POOL_BENCH_RATE"), out var r) ? r : 50_000;
+        var seconds = int.TryParse(Environment.GetEnvironmentVariable("POOL_BENCH_SECONDS"), out var s) ? s : 30;
+        using var server = ProductionLikeServer();
+        var connectionString = await DatabaseAsync(server, "lag");
+        var options = kafka.CreateManifestTopics();
+        var settings = EngineTests.TestOptions(EmbeddedKafkaFixture.UniqueGroupId("lag"));
+        settings.BatchRows = int.TryParse(Environment.GetEnvironmentVariable("POOL_BENCH_BATCH"), out var b) ? b : new ShareLoggerOptions().BatchRows;
+        settings.FlushIntervalMs = new ShareLoggerOptions().FlushIntervalMs;
+        var latencies = new ConcurrentQueue<(int Rows, long OldestMs, long NewestMs, long CommittedMs)>();
+        using var engine = new EngineTests.RunningEngine(settings, options, connectionString);
+        engine.Status.BatchCommitted += (rows, oldest, newest) => latencies.Enqueue((rows, oldest, newest, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
+        Shares.Produce(options, 1_000); // warm up: assignment, first batches
+        Eventually.True(() => engine.Status.RowsWritten >= 1_000, TimeSpan.FromSeconds(30), () => engine.Logs.Tail());
+        latencies.Clear();
+
+        var clock = Stopwatch.StartNew();
+        var produced = Shares.Produce(options, perSecond * seconds, perSecond, seed: 3);
+        var produceSeconds = clock.Elapsed.TotalSeconds;
+        Eventually.True(() => engine.Status.RowsWritten >= 1_000 + perSecond * seconds, TimeSpan.FromMinutes(5), () => engine.Logs.Tail());
+        engine.Stop();
+
+        // Per batch: its oldest share waited longest (from SServer's timestamp to the commit), its newest the least.
+        var batches = latencies.ToList();
+        var worst = batches.Select(l => (double)(l.CommittedMs - l.OldestMs)).Order().ToList();
+        var best = batches.Select(l => (double)(l.CommittedMs - l.NewestMs)).Order().ToList();
+        double P(List<double> sorted, double q) => sorted[Math.Min(sorted.Count - 1, (int)(q * sorted.Count))];
+        output.WriteLine($"{produced.Count} shares at {produced.Count / produceSeconds:F0}/s (target {perSecond}/s) in {batches.Count} batches " +
+                         $"(mean {batches.Average(l => l.Rows):F0} rows)");
+        output.WriteLine($"share -> committed, oldest share of each batch: p50 {P(worst, 0.5):F0} ms, p99 {P(worst, 0.99):F0} ms, max {worst[^1]:F0} ms");
+        output.WriteLine($"share -> committed, newest share of each batch: p50 {P(best, 0.5):F0} ms, p99 {P(best, 0.99):F0} ms");
+    }
+
+    /// <summary>The kill test at full size, as documented (1,000,000 shares by default here).</summary>
+    [BenchmarkFact]
+    public async Task Kill_test_with_a_million_shares()
+    {
+        Environment.SetEnvironmentVariable("POOL_KILLTEST_SHARES", Environment.GetEnvironmentVariable("POOL_KILLTEST_SHARES") ?? "1000000");
+        var fixture = new MariaDbFixture();
+        try
+        {
+            await new KillTests(kafka, fixture, output).Kill_9_at_random_moments_loses_and_duplicates_nothing();
+        }
+        finally
+        {
+            fixture.Dispose();
+        }
+    }
+}
