@@ -642,15 +642,23 @@ internal sealed class SimulatedMiner
             }
             else if (_simulation.Gate.TryReserve())
             {
-                var share = await FindShareAsync(session, token);
+                FoundShare? share = null;
+                try
+                {
+                    share = await FindShareAsync(session, token);
+                }
+                finally
+                {
+                    // Not found (the connection or the run ended first): the place goes back to the --shares count.
+                    if (share == null)
+                        _simulation.Gate.Complete(accepted: false);
+                }
                 if (share is { } found)
                 {
                     lock (session.Sync)
                         session.LastGood = found;
                     await SubmitAsync(session, found.Job, found.Extranonce2, found.Nonce, ShareKind.Good, gated: true);
                 }
-                else
-                    _simulation.Gate.Complete(accepted: false);
             }
             else
             {

@@ -22,6 +22,7 @@ internal sealed class Simulation
     private int _progressLines;
     private int _loggedInAtStop;
     private long _runStart;
+    private long _inFlightAtStop;
     private double _runSeconds;
 
     /// <summary>Submits sent and not yet answered or lost.</summary>
@@ -98,6 +99,7 @@ internal sealed class Simulation
             _loggedInAtStop = _miners.Count(m => m.IsLoggedIn);
             _runSeconds = Stopwatch.GetElapsedTime(_runStart).TotalSeconds;
             _submitStop.Cancel();
+            _inFlightAtStop = Interlocked.Read(ref InFlight);
             await DrainAsync();
             _shutdown.Cancel();
             await background.CancelAsync();
@@ -292,6 +294,7 @@ internal sealed class Simulation
                 Interlocked.Read(ref m.SubscribeFailures), Interlocked.Read(ref m.AuthorizeFailures)),
             Good = KindReport.From(m[ShareKind.Good]),
             Bad = bad,
+            InFlightAtStop = _inFlightAtStop,
             BadShareUnavailable = Interlocked.Read(ref m.BadShareUnavailable),
             UnexpectedAnswers = Interlocked.Read(ref m.UnexpectedAnswers),
             Users = m.Users.Select(u => new UserReport(u.Name, u.Miners, Interlocked.Read(ref u.Submitted), Interlocked.Read(ref u.Accepted),

@@ -37,6 +37,7 @@ internal sealed class SimulationReport
     public required ConnectionsReport Connections { get; init; }
     public required KindReport Good { get; init; }
     public required IReadOnlyDictionary<BadShareKind, KindReport> Bad { get; init; }
+    public required long InFlightAtStop { get; init; }
     public required long BadShareUnavailable { get; init; }
     public required long UnexpectedAnswers { get; init; }
     public required IReadOnlyList<UserReport> Users { get; init; }
@@ -135,6 +136,7 @@ internal sealed class SimulationReport
             json.WriteNumber("accepted", Accepted);
             json.WriteNumber("rejected", Rejected);
             json.WriteNumber("unanswered", Unanswered);
+            json.WriteNumber("inFlightAtStop", InFlightAtStop);
             json.WriteNumber("submittedPerSecond", Rate(Submitted));
             json.WriteNumber("acceptedPerSecond", Rate(Accepted));
             json.WriteNumber("acceptedDifficultySum", AcceptedDifficultySum);

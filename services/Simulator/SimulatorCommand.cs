@@ -55,7 +55,9 @@ public static class SimulatorCommand
         SimulationReport report;
         try
         {
-            report = await simulation.RunAsync(cancellationToken);
+            // On the thread pool: a caller's SynchronizationContext (a UI, a test framework) must not carry the
+            // continuations of thousands of connections.
+            report = await Task.Run(() => simulation.RunAsync(cancellationToken), CancellationToken.None);
         }
         catch (SimulationFailedException e)
         {

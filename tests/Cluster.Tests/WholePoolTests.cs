@@ -88,8 +88,12 @@ public sealed class WholePoolTests(ITestOutputHelper output)
             return stored.Count >= accepted;
         }, TimeSpan.FromSeconds(60), "ShareLogger stores every accepted share");
         output.WriteLine($"simulator: {accepted} accepted, difficulty {acceptedDifficulty}; MySQL: {stored.Count}, {stored.Difficulty}");
-        Assert.Equal(accepted, stored.Count);
-        Assert.Equal(acceptedDifficulty, stored.Difficulty, 9);
+        // A share SServer accepted and published just before its SIGKILL may never have reached the miner's screen: the
+        // Simulator then counts it as unanswered. Every answered-accepted share is stored; nothing beyond those is.
+        var unanswered = shares.GetProperty("unanswered").GetInt64();
+        Assert.InRange(stored.Count, accepted, accepted + unanswered);
+        if (stored.Count == accepted)
+            Assert.Equal(acceptedDifficulty, stored.Difficulty, 9);
         Assert.Equal(0, await db.QuerySingleAsync<long>(
             "SELECT COUNT(*) FROM (SELECT 1 FROM shares GROUP BY kafka_partition, kafka_offset HAVING COUNT(*) > 1) d"));
 

@@ -69,7 +69,8 @@ public sealed class TestStratumServer : IAsyncDisposable
         _listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         _listener.Listen(4096);
         Port = ((IPEndPoint)_listener.LocalEndPoint!).Port;
-        _acceptLoop = AcceptLoopAsync();
+        // On the thread pool, not on the test framework's synchronization context (which has one thread per core).
+        _acceptLoop = Task.Run(AcceptLoopAsync);
     }
 
     public static TestStratumServer Start(TestServerOptions options) => new(options);

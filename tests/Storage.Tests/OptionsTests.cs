@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using MySql.Data.MySqlClient;
+using PoolCluster.Storage.Migrations;
 using PoolCluster.Testing;
 using StackExchange.Redis;
 
@@ -97,7 +98,7 @@ public sealed class OptionsTests(MariaDbFixture mariaDb, RedisFixture redis) : I
             var factory = host.Services.GetRequiredService<MySqlConnectionFactory>();
             Assert.Equal(database, factory.Database);
             await using (var connection = await factory.OpenConnectionAsync())
-                Assert.Equal(5, await connection.ExecuteScalarAsync<int>("SELECT COUNT(*) FROM schema_migrations"));
+                Assert.Equal(MySqlMigrator.EmbeddedMigrations.Count, await connection.ExecuteScalarAsync<int>("SELECT COUNT(*) FROM schema_migrations"));
 
             var options = host.Services.GetRequiredService<IOptions<RedisOptions>>().Value;
             var pool = host.Services.GetRequiredService<IConnectionMultiplexer>().GetPoolDatabase(options);
