@@ -44,7 +44,7 @@ sleep 2
 echo "sserver pid $server_pid, rss before clients: $(grep VmRSS /proc/$server_pid/status)"
 
 if [ "$mode" = shares ]; then
-  dotnet "$client" shares --port $port --connections ${CONNECTIONS:-200} --rate ${RATE:-25} --seconds ${SECONDS_RUN:-30} --server-pid "$server_pid"
+  dotnet "$client" shares --port $port --connections ${CONNECTIONS:-200} --rate ${RATE:-100} --seconds ${SECONDS_RUN:-20} --server-pid "$server_pid"
 else
   dotnet "$client" idle --port $port --connections ${CONNECTIONS:-15000} --seconds ${SECONDS_RUN:-75} >"$work/idle.log" 2>&1 &
   idle_pid=$!

@@ -22,14 +22,16 @@ public class MemoryTests
             await warmup.WaitReadyAsync(TimeSpan.FromSeconds(60));
             warmup.Stop();
         }
-        await TestServer.WaitUntilAsync(() => server.Server.Sessions.Count == 0, "the warm-up connections to close");
+        await TestServer.WaitUntilAsync(() => server.Server.Sessions.Count == 0, "the warm-up connections to close", TimeSpan.FromSeconds(60));
         var before = Settle();
 
         using var miners = LoadClientProcess.Start("idle", "--port", server.Port.ToString(), "--connections", connections.ToString(),
             "--seconds", "120", "--stop-on-stdin-close", "1");
         await miners.WaitReadyAsync(TimeSpan.FromSeconds(90));
-        await TestServer.WaitUntilAsync(() => server.Server.Counters.Authorized == connections, "every connection authorized");
-        await TestServer.WaitUntilAsync(() => server.Server.Sessions.All(s => !s.Connection.HoldsReceiveBuffer), "every connection idle");
+        await TestServer.WaitUntilAsync(() => server.Server.Counters.Authorized == connections,
+            $"every connection authorized (now {server.Server.Counters.Authorized})", TimeSpan.FromSeconds(60));
+        await TestServer.WaitUntilAsync(() => server.Server.Sessions.All(s => !s.Connection.HoldsReceiveBuffer),
+            "every connection idle", TimeSpan.FromSeconds(60));
         var after = Settle();
         var perConnection = (after - before) / (double)connections;
         Assert.True(perConnection <= 4096, $"{perConnection:0} bytes per idle authorized connection (before {before}, after {after})");

@@ -365,9 +365,13 @@ public class ProtocolTests
         var notify = (await client.NotificationAsync("mining.notify")).GetProperty("params");
         Assert.Equal(Convert.ToHexStringLower(job.Coinbase1.Span) + "00000000", notify[2].GetString());
 
-        // The miner's 4 bytes go after the 4 zero bytes: the same as an 8-byte extranonce2 starting with zeros.
-        var share = TestJobs.Mine(job, Convert.ToUInt32(extranonce1, 16), 1e-9, r => r.IsValid, extranonce2: 0x0a0b0c0d);
-        Assert.Equal("000000000a0b0c0d", share.Extranonce2);
+        // The coinbase is coinbase1 | 4 zero bytes | extranonce1 | the miner's 4 bytes | coinbase2: mined here as the
+        // job the miner was given.
+        var asSent = job.Clone();
+        asSent.Coinbase1 = Google.Protobuf.ByteString.CopyFrom([.. job.Coinbase1.Span, 0, 0, 0, 0]);
+        asSent.Extranonce2Size = 4;
+        var share = TestJobs.Mine(asSent, Convert.ToUInt32(extranonce1, 16), 1e-9, r => r.IsValid, extranonce2: 0x0a0b0c0d);
+        Assert.Equal("0a0b0c0d", share.Extranonce2);
         var answer = await client.SubmitAsync(notify[0].GetString()!, "0a0b0c0d", share.NTime, share.Nonce);
         Assert.True(answer.GetProperty("result").ValueKind == System.Text.Json.JsonValueKind.True,
             answer.GetRawText() + "\n" + string.Join("\n", server.Logs.Lines));

@@ -189,7 +189,9 @@ public class RobustnessTests
         Assert.Equal(1, server.Server.Counters.Bans);
         await using var banned = await StratumTestClient.ConnectAsync(server.Port, from);
         Assert.True(await banned.WaitClosedAsync());
-        Assert.Empty(server.Server.Sessions);
+        await TestServer.WaitUntilAsync(() => server.Server.Sessions.Count == 0, "the garbage connections to be cleaned up");
+        Assert.Equal(3, server.Server.Counters.ConnectionsAccepted + server.Server.Counters.ConnectionsRefused);
+        Assert.Equal(1, server.Server.Counters.ConnectionsRefused);
     }
 
     [Fact]
