@@ -28,8 +28,20 @@ public sealed class BenchmarkFactAttribute : FactAttribute
 /// POOL_BENCH_SHARES (default 500000) sets the backlog size; POOL_BENCH_CONFIGS e.g. "LoadData:20000,Insert:5000" the configurations.
 /// </summary>
 [Collection("Kafka")]
-public sealed class Benchmarks(EmbeddedKafkaFixture kafka, ITestOutputHelper output)
+public sealed class Benchmarks(EmbeddedKafkaFixture kafka, ITestOutputHelper testOutput)
 {
+    /// <summary>Lines go to the test output and, as they happen, to stderr (the test output only shows at the end).</summary>
+    private readonly LineOutput output = new(testOutput);
+
+    private sealed class LineOutput(ITestOutputHelper inner)
+    {
+        public void WriteLine(string line)
+        {
+            inner.WriteLine(line);
+            Console.Error.WriteLine($"[benchmark {DateTime.UtcNow:HH:mm:ss}] {line}");
+        }
+    }
+
     private static MariaDbServer ProductionLikeServer()
     {
         var server = MariaDbServer.StartNew();
@@ -60,8 +72,12 @@ public sealed class Benchmarks(EmbeddedKafkaFixture kafka, ITestOutputHelper out
             .Split(',').Select(c => c.Split(':')).Select(c => (Method: Enum.Parse<ShareWriteMethod>(c[0]), Rows: int.Parse(c[1]))).ToList();
         using var server = ProductionLikeServer();
         var options = kafka.CreateManifestTopics();
+        // Big record batches, as a stratum server under load makes them (the mock broker returns one batch per partition per fetch).
+        var producerOptions = options.Clone();
+        producerOptions.LingerMs = 50;
         var clock = Stopwatch.StartNew();
-        var produced = Shares.Produce(options, total);
+        output.WriteLine($"producing {total} shares");
+        var produced = Shares.Produce(producerOptions, total);
         output.WriteLine($"{total} shares produced in {clock.Elapsed.TotalSeconds:F1} s");
 
         // The ceiling Kafka alone sets: a consumer reading the backlog and decoding every share.
@@ -69,10 +85,11 @@ public sealed class Benchmarks(EmbeddedKafkaFixture kafka, ITestOutputHelper out
         using (var consumer = new PoolConsumer<Ignore, Share>(options, TopicManifest.Share, new ConsumerSettings { StartFrom = StartFrom.Timestamp(DateTimeOffset.UnixEpoch) }))
         {
             var read = 0;
+            var first = TimeSpan.Zero;
             while (read < total && clock.Elapsed < TimeSpan.FromMinutes(5))
-                if (consumer.Consume(TimeSpan.FromMilliseconds(100)) != null)
-                    read++;
-            output.WriteLine($"Kafka alone: {read / clock.Elapsed.TotalSeconds:F0} shares/s");
+                if (consumer.Consume(TimeSpan.FromMilliseconds(100)) != null && read++ == 0)
+                    first = clock.Elapsed;
+            output.WriteLine($"Kafka alone: {read / (clock.Elapsed - first).TotalSeconds:F0} shares/s read and decoded by one consumer");
         }
 
         foreach (var (method, rows) in configs)
@@ -99,6 +116,70 @@ public sealed class Benchmarks(EmbeddedKafkaFixture kafka, ITestOutputHelper out
             TableContents.Read(connectionString, settings.ConsumerGroup).AssertExactly(produced);
             using var connection = new MySqlConnection(connectionString);
             connection.Open();
+            new MySqlCommand("DROP TABLE `shares`", connection).ExecuteNonQuery();
+        }
+    }
+
+    /// <summary>
+    /// MySQL alone: pre-encoded batches written by <see cref="Writing.ShareBatchWriter"/> exactly as the engine does
+    /// (positions locked, rows, positions saved, one transaction per batch), so Kafka and encoding are out of the picture.
+    /// Also the encoder alone (shares to row text per second on one core).
+    /// </summary>
+    [BenchmarkFact]
+    public async Task MySQL_write_rate_by_method_and_batch_size()
+    {
+        var total = int.TryParse(Environment.GetEnvironmentVariable("POOL_BENCH_SHARES"), out var n) ? n : 1_000_000;
+        var configs = (Environment.GetEnvironmentVariable("POOL_BENCH_CONFIGS") ?? "LoadData:1000,LoadData:5000,LoadData:20000,LoadData:50000,Insert:1000,Insert:5000,Insert:20000")
+            .Split(',').Select(c => c.Split(':')).Select(c => (Method: Enum.Parse<ShareWriteMethod>(c[0]), Rows: int.Parse(c[1]))).ToList();
+        using var server = ProductionLikeServer();
+        var random = new Random(5);
+        var shares = Enumerable.Range(0, 200_000).Select(i => Shares.Make(i, random)).ToArray();
+
+        foreach (var method in configs.Select(c => c.Method).Distinct())
+        {
+            var format = Rows.ShareRowFormat.For(method);
+            var encodeClock = Stopwatch.StartNew();
+            var batch = new Rows.ShareBatch(format, 20_000);
+            for (var i = 0; i < shares.Length; i++)
+            {
+                if (batch.Rows == 20_000)
+                    batch.Reset();
+                batch.Add(batch.Open(i % 8, null, 1), shares[i], i / 8);
+            }
+            output.WriteLine($"{method} encoding alone: {shares.Length / encodeClock.Elapsed.TotalSeconds:F0} shares/s on one core");
+        }
+
+        foreach (var (method, rows) in configs)
+        {
+            var connectionString = await DatabaseAsync(server, $"write_{method}_{rows}".ToLowerInvariant());
+            using var writer = new Writing.ShareBatchWriter(connectionString, "bench", "btc.share", method, new ShareLoggerOptions().InsertStatementRows,
+                NullLogger.Instance);
+            writer.ResolveMethod();
+            var batches = new List<Rows.ShareBatch>();
+            var next = new long[8];
+            var written = 0;
+            var clock = new Stopwatch();
+            while (written < total)
+            {
+                // Encode the next batch (not timed), 8 partitions as the share topic has, then write it (timed).
+                var batch = new Rows.ShareBatch(Rows.ShareRowFormat.For(method), rows);
+                for (var i = 0; i < rows && written + i < total; i++)
+                {
+                    var partition = (written + i) % 8;
+                    var share = shares[(written + i) % shares.Length];
+                    share.TimestampUnixMs = 1_800_000_000_000 + written + i;
+                    batch.Add(batch.Open(partition, next[partition] == 0 ? null : next[partition], 1), share, next[partition]++);
+                }
+                clock.Start();
+                var result = writer.Write(batch);
+                clock.Stop();
+                written += result.RowsWritten;
+                Assert.Equal(batch.Rows, result.RowsWritten);
+            }
+            output.WriteLine($"{method,-8} batch {rows,6}: {written / clock.Elapsed.TotalSeconds,8:F0} shares/s into MariaDB ({written} rows, {clock.Elapsed.TotalSeconds:F1} s)");
+            using var connection = new MySqlConnection(connectionString);
+            connection.Open();
+            Assert.Equal((long)total, Convert.ToInt64(new MySqlCommand("SELECT COUNT(*) FROM `shares`", connection).ExecuteScalar()));
             new MySqlCommand("DROP TABLE `shares`", connection).ExecuteNonQuery();
         }
     }
@@ -146,7 +227,7 @@ public sealed class Benchmarks(EmbeddedKafkaFixture kafka, ITestOutputHelper out
         var fixture = new MariaDbFixture();
         try
         {
-            await new KillTests(kafka, fixture, output).Kill_9_at_random_moments_loses_and_duplicates_nothing();
+            await new KillTests(kafka, fixture, testOutput).Kill_9_at_random_moments_loses_and_duplicates_nothing();
         }
         finally
         {

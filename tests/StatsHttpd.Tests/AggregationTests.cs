@@ -318,6 +318,28 @@ public class AggregationTests
     }
 
     [Fact]
+    public void Applying_shares_and_reading_windows_allocate_nothing_once_the_entities_exist()
+    {
+        var (store, _) = NewStore();
+        var now = Now.ToUnixTimeMilliseconds();
+        var shares = Enumerable.Range(0, 2000)
+            .Select(i => ShareStreams.Make(1 + i % 5, 10 + i % 50, now - 1_800_000 + i * 900L, 1024, i % 10 == 0 ? ShareStatus.LowDifficulty : ShareStatus.Accepted))
+            .ToList();
+        // First sight of every worker, user, server and reject reason allocates their rings.
+        foreach (var share in shares.Take(500))
+            store.Apply(share);
+        Assert.True(store.TryGetWorker(1, 10, out var worker));
+        var snapshot = new EntitySnapshot();
+        worker.Snapshot(Now.ToUnixTimeSeconds(), snapshot);
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        foreach (var share in shares.Skip(500))
+            store.Apply(share);
+        worker.Snapshot(Now.ToUnixTimeSeconds(), snapshot);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
     public void Rings_refuse_bad_capacities()
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => new BucketRing<SecondBucket>(60));

@@ -71,6 +71,45 @@ public sealed class PerformanceTests(EmbeddedKafkaFixture kafkaCluster, ITestOut
     }
 
     [Fact]
+    public void Applying_a_share_costs_about_a_microsecond_of_cpu()
+    {
+        // As StatsBenchmarks (tests/Benchmarks), measured in this thread's CPU time (/proc/thread-self/schedstat), which
+        // other processes on a busy machine do not inflate the way they inflate wall-clock time.
+        const int users = 1000, workersPerUser = 100, count = 200_000, passes = 10;
+        var random = new Random(1);
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var store = new Aggregation.StatsStore(new Aggregation.StatsStoreSettings(), TimeProvider.System);
+        for (var user = 1; user <= users; user++)
+            for (var worker = 1; worker <= workersPerUser; worker++)
+                store.Apply(ShareStreams.Make(user, (long)user << 20 | (uint)worker, now - 600_000, 1024));
+        var shares = new Share[count];
+        for (var i = 0; i < count; i++)
+        {
+            var user = 1 + random.Next(users);
+            shares[i] = ShareStreams.Make(user, (long)user << 20 | (uint)(1 + random.Next(workersPerUser)), now - 600_000 + 600_000L * i / count,
+                1 << random.Next(10, 17), random.Next(100) < 97 ? ShareStatus.Accepted : ShareStatus.LowDifficulty, serverId: (uint)(1 + random.Next(4)),
+                networkDifficulty: 1e14, height: 900_000);
+        }
+        foreach (var share in shares)
+            store.Apply(share);
+
+        var cpuBefore = ThreadCpuNanoseconds();
+        var wall = Stopwatch.StartNew();
+        for (var pass = 0; pass < passes; pass++)
+            foreach (var share in shares)
+                store.Apply(share);
+        var cpu = ThreadCpuNanoseconds() - cpuBefore;
+        var applied = (double)count * passes;
+        output.WriteLine($"{applied:0} shares over {users * workersPerUser} workers: {cpu / applied:0} ns CPU per share " +
+                         $"({applied / (cpu / 1e9):0} shares per CPU-second), {wall.Elapsed.TotalNanoseconds / applied:0} ns wall per share, " +
+                         $"load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]}");
+        Assert.True(applied / (cpu / 1e9) > 200_000, $"{applied / (cpu / 1e9):0} shares per CPU-second");
+    }
+
+    private static long ThreadCpuNanoseconds() =>
+        long.Parse(File.ReadAllText("/proc/thread-self/schedstat").Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+
+    [Fact]
     public async Task Replaying_a_topic_runs_at_tens_of_thousands_of_shares_per_second_or_more()
     {
         var kafka = kafkaCluster.CreateManifestTopics();

@@ -142,19 +142,20 @@ public class RedisWriterTests(RedisFixture redis) : IClassFixture<RedisFixture>
         second.Events.Enqueue(new PendingRedisEvent(RedisEventKind.NewWorker, "alice", "rig1", "", "", 0, 5));
         second.Events.Enqueue(new PendingRedisEvent(RedisEventKind.NewEvent, "alice", "rig1", "192.0.2.1", "connected", 0, 5));
         second.Events.Enqueue(new PendingRedisEvent(RedisEventKind.NewEvent, "alice", "rig1", "192.0.2.1", "disconnected", 0, 6));
-        second.Events.Enqueue(new PendingRedisEvent(RedisEventKind.NewWorker, "bob", "s9", "", "", 1, 2));
-        second.Events.Enqueue(new PendingRedisEvent(RedisEventKind.NewEvent, "bob", "s9", "198.51.100.7", "connected", 1, 2));
+        second.Events.Enqueue(new PendingRedisEvent(RedisEventKind.NewWorker, "bob", "s9-ü中'", "", "", 1, 2));
+        second.Events.Enqueue(new PendingRedisEvent(RedisEventKind.NewEvent, "bob", "s9-ü中'", "198.51.100.7", "connected", 1, 2));
         Assert.True(await second.Writer.FlushAsync(CancellationToken.None));
 
         var db = first.Multiplexer.GetDatabase();
         Assert.Equal(
-            ["""{"user":"alice","worker":"rig1","coin":"BTC"}""", """{"user":"bob","worker":"s9","coin":"BTC"}"""],
+            // UTF-8 as is, like viabtc's jansson output: no \u escapes for names.
+            ["""{"user":"alice","worker":"rig1","coin":"BTC"}""", """{"user":"bob","worker":"s9-ü中'","coin":"BTC"}"""],
             db.ListRange(first.Global + "newworker").Select(v => (string)v!));
         Assert.Equal(
             [
                 """{"user":"alice","worker":"rig1","coin":"BTC","peer":"192.0.2.1","event":"connected"}""",
                 """{"user":"alice","worker":"rig1","coin":"BTC","peer":"192.0.2.1","event":"disconnected"}""",
-                """{"user":"bob","worker":"s9","coin":"BTC","peer":"198.51.100.7","event":"connected"}""",
+                """{"user":"bob","worker":"s9-ü中'","coin":"BTC","peer":"198.51.100.7","event":"connected"}""",
             ],
             db.ListRange(first.Global + "newevent").Select(v => (string)v!));
         Assert.Equal(0, second.Events.Count);

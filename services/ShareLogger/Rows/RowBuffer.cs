@@ -65,9 +65,17 @@ internal sealed class RowBuffer
         Length += written;
     }
 
-    /// <summary>Shortest round-trip form ("65536", "1.2E+12"); MySQL parses it back to the same double.</summary>
+    /// <summary>
+    /// A form MySQL parses back to the same double: whole numbers (share difficulties mostly are) as integers, which is
+    /// much cheaper to format, anything else in the shortest round-trip form ("1.2345E+15").
+    /// </summary>
     public void Double(double value)
     {
+        if (value == Math.Floor(value) && Math.Abs(value) < 9e15)
+        {
+            Int64((long)value);
+            return;
+        }
         value.TryFormat(GetSpan(32), out var written, default, CultureInfo.InvariantCulture);
         Length += written;
     }
@@ -75,23 +83,34 @@ internal sealed class RowBuffer
     /// <summary>'yyyy-MM-dd HH:mm:ss.fff' (UTC) of a Unix time in milliseconds, for DATETIME(3).</summary>
     public void DateTimeMilliseconds(long unixMs)
     {
-        var time = DateTime.UnixEpoch.AddMilliseconds(unixMs);
         var span = GetSpan(23);
-        Digits(span[..4], time.Year);
-        span[4] = (byte)'-';
-        Digits(span.Slice(5, 2), time.Month);
-        span[7] = (byte)'-';
-        Digits(span.Slice(8, 2), time.Day);
-        span[10] = (byte)' ';
-        Digits(span.Slice(11, 2), time.Hour);
-        span[13] = (byte)':';
-        Digits(span.Slice(14, 2), time.Minute);
-        span[16] = (byte)':';
-        Digits(span.Slice(17, 2), time.Second);
-        span[19] = (byte)'.';
-        Digits(span.Slice(20, 3), time.Millisecond);
+        var second = Math.DivRem(unixMs, 1000, out var millisecond);
+        // Shares of a batch share few seconds: the date and time part is formatted once per second.
+        if (second != cachedSecond)
+        {
+            var time = DateTime.UnixEpoch.AddSeconds(second);
+            time.Deconstruct(out var date, out var clock);
+            Digits(cachedPrefix.AsSpan(0, 4), date.Year);
+            cachedPrefix[4] = (byte)'-';
+            Digits(cachedPrefix.AsSpan(5, 2), date.Month);
+            cachedPrefix[7] = (byte)'-';
+            Digits(cachedPrefix.AsSpan(8, 2), date.Day);
+            cachedPrefix[10] = (byte)' ';
+            Digits(cachedPrefix.AsSpan(11, 2), clock.Hour);
+            cachedPrefix[13] = (byte)':';
+            Digits(cachedPrefix.AsSpan(14, 2), clock.Minute);
+            cachedPrefix[16] = (byte)':';
+            Digits(cachedPrefix.AsSpan(17, 2), clock.Second);
+            cachedPrefix[19] = (byte)'.';
+            cachedSecond = second;
+        }
+        cachedPrefix.CopyTo(span);
+        Digits(span.Slice(20, 3), (int)millisecond);
         Length += 23;
     }
+
+    private readonly byte[] cachedPrefix = new byte[20];
+    private long cachedSecond = long.MinValue;
 
     /// <summary>Bytes escaped for LOAD DATA's default FIELDS ESCAPED BY '\\' (NUL, tab, newline, CR, ^Z, backslash).</summary>
     public void TsvEscaped(ReadOnlySpan<byte> bytes)

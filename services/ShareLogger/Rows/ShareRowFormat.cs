@@ -45,6 +45,8 @@ internal abstract class ShareRowFormat
     protected int WorkerNameUtf8(string name, Span<byte> destination)
     {
         var text = name.AsSpan();
+        if (text.Length <= WorkerNameMaxCharacters)
+            return Encoding.UTF8.GetBytes(text, destination);
         var runes = 0;
         var end = 0;
         while (end < text.Length && runes < WorkerNameMaxCharacters)

@@ -359,7 +359,8 @@ public sealed class ShareStats
     {
         lock (Gate)
         {
-            foreach (var window in StatsWindows.All)
+            // A plain loop: foreach over the IReadOnlyList would allocate an enumerator per snapshot.
+            for (var window = StatsWindow.OneMinute; window <= StatsWindow.OneDay; window++)
             {
                 snapshot.Totals[(int)window] = TotalsLocked(window, nowSeconds);
                 RejectByReasonLocked(window, nowSeconds, snapshot.ReasonsOf(window));

@@ -43,6 +43,8 @@ public sealed class StatsStore : IEvictionSink
     private readonly long maxFutureMs;
     private readonly RingSizes wideRings;
     private long sharesApplied;
+    private long nextClockReadTick = long.MinValue;
+    private long futureLimitMs;
     private long sharesInvalid;
     private long sharesFromTheFuture;
     private long evictionsDropped;
@@ -73,7 +75,7 @@ public sealed class StatsStore : IEvictionSink
     /// </summary>
     public long CoverageStartSeconds { get; set; }
 
-    public long SharesApplied => Interlocked.Read(ref sharesApplied);
+    public long SharesApplied => Volatile.Read(ref sharesApplied);
     public long SharesInvalid => Interlocked.Read(ref sharesInvalid);
     public long SharesFromTheFuture => Interlocked.Read(ref sharesFromTheFuture);
 
@@ -117,7 +119,10 @@ public sealed class StatsStore : IEvictionSink
     public long FirstCoveredHour => CeilDiv(CoverageStartSeconds, 3600);
     public long FirstCoveredDay => CeilDiv(CoverageStartSeconds, 86400);
 
-    /// <summary>Adds one share to its worker, user, host and the pool. Allocation-free once the entities exist.</summary>
+    /// <summary>
+    /// Adds one share to its worker, user, host and the pool. Allocation-free once the entities exist. Called by one
+    /// thread at a time (the share consumer).
+    /// </summary>
     public ShareApplyResult Apply(Share share)
     {
         ArgumentNullException.ThrowIfNull(share);
@@ -131,7 +136,14 @@ public sealed class StatsStore : IEvictionSink
             Interlocked.Increment(ref sharesInvalid);
             return ShareApplyResult.Invalid;
         }
-        if (timestampMs > time.GetUtcNow().ToUnixTimeMilliseconds() + maxFutureMs)
+        // The clock is read at most every 100 ms (a cheap tick count decides): the limit is minutes wide.
+        var tick = Environment.TickCount64;
+        if (tick >= nextClockReadTick)
+        {
+            futureLimitMs = time.GetUtcNow().ToUnixTimeMilliseconds() + maxFutureMs;
+            nextClockReadTick = tick + 100;
+        }
+        if (timestampMs > futureLimitMs)
         {
             // A far-future bucket would claim its ring slot and make every real share of that slot "too old".
             Interlocked.Increment(ref sharesFromTheFuture);
@@ -177,7 +189,8 @@ public sealed class StatsStore : IEvictionSink
         }
         TryAdd(GetOrCreateHost(share.ServerId), sample);
         TryAdd(Pool, sample);
-        Interlocked.Increment(ref sharesApplied);
+        // One thread applies shares (the share consumer): a plain increment, published by Volatile.Read below.
+        Volatile.Write(ref sharesApplied, sharesApplied + 1);
         return ShareApplyResult.Applied;
     }
 

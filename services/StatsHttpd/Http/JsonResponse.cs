@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 
@@ -12,10 +13,16 @@ internal static class JsonResponse
 
     public const string ContentType = "application/json; charset=utf-8";
 
+    /// <summary>
+    /// Escapes what JSON requires and no more: worker names and messages stay readable ("rig-ü", "'abc'") instead of
+    /// \u-escaped. Safe here: the bodies are never embedded in HTML.
+    /// </summary>
+    public static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     public static byte[] Build(Action<Utf8JsonWriter> write)
     {
         var buffer = new ArrayBufferWriter<byte>(512);
-        using (var writer = new Utf8JsonWriter(buffer))
+        using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
             write(writer);
         return buffer.WrittenSpan.ToArray();
     }

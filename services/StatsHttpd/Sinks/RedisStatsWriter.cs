@@ -47,6 +47,9 @@ internal sealed class RedisStatsWriter
         return 0
         """;
 
+    // viabtc's entries are plain UTF-8 JSON: no \u-escaping of non-ASCII worker names.
+    private static readonly JsonSerializerOptions EntryJson = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     private readonly StatsStore store;
     private readonly IConnectionMultiplexer redis;
     private readonly int database;
@@ -252,13 +255,13 @@ internal sealed class RedisStatsWriter
             cancellationToken.ThrowIfCancellationRequested();
             if (pending.Kind == RedisEventKind.NewWorker)
             {
-                var payload = JsonSerializer.Serialize(new NewWorkerEntry(pending.User, pending.Worker, names.CoinName));
+                var payload = JsonSerializer.Serialize(new NewWorkerEntry(pending.User, pending.Worker, names.CoinName), EntryJson);
                 await db.ScriptEvaluateAsync(NewWorkerScript, [names.KnownWorkers, names.NewWorkerList],
                     [$"{pending.User}:{pending.Worker}", payload]).ConfigureAwait(false);
             }
             else
             {
-                var payload = JsonSerializer.Serialize(new NewEventEntry(pending.User, pending.Worker, names.CoinName, pending.Peer, pending.Event));
+                var payload = JsonSerializer.Serialize(new NewEventEntry(pending.User, pending.Worker, names.CoinName, pending.Peer, pending.Event), EntryJson);
                 await db.ScriptEvaluateAsync(NewEventScript, [names.EventOffsets, names.NewEventList],
                     [pending.Partition, pending.Offset, payload]).ConfigureAwait(false);
             }
