@@ -325,18 +325,21 @@ public class AggregationTests
         var shares = Enumerable.Range(0, 2000)
             .Select(i => ShareStreams.Make(1 + i % 5, 10 + i % 50, now - 1_800_000 + i * 900L, 1024, i % 10 == 0 ? ShareStatus.LowDifficulty : ShareStatus.Accepted))
             .ToList();
-        // First sight of every worker, user, server and reject reason allocates their rings.
-        foreach (var share in shares.Take(500))
+        // First sight of every worker, user, server and reject reason allocates their rings; the first pass also pays
+        // for one-off runtime work (tiered JIT, generic statics).
+        foreach (var share in shares)
             store.Apply(share);
         Assert.True(store.TryGetWorker(1, 10, out var worker));
         var snapshot = new EntitySnapshot();
         worker.Snapshot(Now.ToUnixTimeSeconds(), snapshot);
 
+        var again = shares.Skip(500).ToArray();
         var before = GC.GetAllocatedBytesForCurrentThread();
-        foreach (var share in shares.Skip(500))
+        foreach (var share in again)
             store.Apply(share);
+        var afterApply = GC.GetAllocatedBytesForCurrentThread();
         worker.Snapshot(Now.ToUnixTimeSeconds(), snapshot);
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal((0L, 0L), (afterApply - before, GC.GetAllocatedBytesForCurrentThread() - afterApply));
     }
 
     [Fact]

@@ -7,10 +7,18 @@ using Xunit.Abstractions;
 
 namespace PoolCluster.StatsHttpd.Tests;
 
+/// <summary>Measurements run alone, not beside this assembly's other tests (which would measure the contention).</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class PerformanceCollection
+{
+    public const string Name = "StatsHttpd performance";
+}
+
 /// <summary>
 /// Measured, end to end through the embedded Kafka cluster: how long a share takes from the producer to the API, and
 /// how fast the service replays a topic. Figures are written to the test output (docs/statshttpd.md quotes them).
 /// </summary>
+[Collection(PerformanceCollection.Name)]
 public sealed class PerformanceTests(EmbeddedKafkaFixture kafkaCluster, ITestOutputHelper output) : IClassFixture<EmbeddedKafkaFixture>
 {
     [Fact]
