@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Collections.Concurrent;
 using System.Data.Common;
 using System.Net.Sockets;
@@ -497,7 +498,8 @@ public sealed class ShareLoggerEngine
     {
         long lag = 0;
         var known = true;
-        foreach (var (partition, state) in partitions)
+        var detail = new List<string>();
+        foreach (var (partition, state) in partitions.OrderBy(p => p.Key))
         {
             if (!state.Owned)
                 continue;
@@ -507,6 +509,7 @@ public sealed class ShareLoggerEngine
                 known = false;
             else
                 lag += Math.Max(0, marks.High.Value - position);
+            detail.Add($"[{partition}] {position}/{(marks.High.Value < 0 ? "?" : marks.High.Value.ToString(CultureInfo.InvariantCulture))}");
         }
         var rows = Status.RowsWritten;
         var rate = (rows - lastLoggedRows) * 1000.0 / Math.Max(1, now - lastLagLogTick);
@@ -515,8 +518,9 @@ public sealed class ShareLoggerEngine
             : 0;
         var level = paused || Status.MySqlFailingSince != null ? LogLevel.Warning : LogLevel.Information;
         logger.Log(level,
-            "lag {Lag}{Unknown} shares ({Behind:F1} s behind), {Rate:F0} rows/s, {Pending} batches pending, {Buffered} rows buffered, consumption {State}, {Written} rows written",
-            lag, known ? "" : "+", behind, rate, Status.PendingBatches, current.Rows, paused ? "PAUSED" : "running", rows);
+            "lag {Lag}{Unknown} shares ({Behind:F1} s behind), {Rate:F0} rows/s, {Pending} batches pending, {Buffered} rows buffered, consumption {State}, " +
+            "{Written} rows written; positions/high watermarks {Partitions}",
+            lag, known ? "" : "+", behind, rate, Status.PendingBatches, current.Rows, paused ? "PAUSED" : "running", rows, string.Join(" ", detail));
     }
 
     private void Shutdown(Thread writerThread, CancellationTokenSource writerStop)

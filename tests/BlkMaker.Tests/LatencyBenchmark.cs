@@ -65,6 +65,8 @@ public sealed class LatencyBenchmark(EmbeddedKafkaFixture kafka, MariaDbFixture 
         var toWriting = samples.Select(s => Ms(s.WritingTicks.Max() - acked[s.Hash])).Order().ToList();
         var toWritten = samples.Select(s => Ms(s.WrittenTicks.Max() - acked[s.Hash])).Order().ToList();
         var transfer = samples.Select(s => Ms(s.WrittenTicks.Max() - s.WritingTicks.Min())).Order().ToList();
+        var ownWriting = samples.Select(s => Ms(s.WritingTicks.Max() - s.ConsumedTicks)).Order().ToList();
+        var ownWritten = samples.Select(s => Ms(s.WrittenTicks.Max() - s.ConsumedTicks)).Order().ToList();
         double P(List<double> sorted, double q) => sorted[Math.Min(sorted.Count - 1, (int)(q * sorted.Count))];
         string Line(List<double> sorted) => $"p50 {P(sorted, 0.5),6:F2} ms, p99 {P(sorted, 0.99),6:F2} ms, max {sorted[^1],6:F2} ms";
         var block = blkmaker.Status.Recorded.Values.First();
@@ -74,5 +76,7 @@ public sealed class LatencyBenchmark(EmbeddedKafkaFixture kafka, MariaDbFixture 
         output.WriteLine($"Kafka ack -> request going out to all nodes: {Line(toWriting)}");
         output.WriteLine($"Kafka ack -> last byte handed to the kernel: {Line(toWritten)}");
         output.WriteLine($"  of which the transfer (node reading):      {Line(transfer)}");
+        output.WriteLine($"BlkMaker alone: consumed -> going out:       {Line(ownWriting)}");
+        output.WriteLine($"BlkMaker alone: consumed -> last byte:       {Line(ownWritten)}");
     }
 }
