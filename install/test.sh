@@ -13,7 +13,7 @@ dotnet build PoolCluster.sln -c Release --no-restore --nologo -v q
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e
-dotnet test PoolCluster.sln -c Release --no-build --nologo -v q "$@" 2>&1 | tee "$log"
+dotnet test PoolCluster.sln -c Release --no-build --nologo "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 # One plain total over all test projects ('N passed, N failed, N skipped').
