@@ -160,18 +160,51 @@ public sealed class ShareLoggerEngine
         {
             if (offset < expected)
                 return; // delivered again (after a pause or seek): it is in a batch already
-            if (offset > expected)
-            {
-                Status.Gap();
-                logger.LogError(
-                    "partition {Partition}: offsets {From}..{To} are no longer in Kafka (retention?) and were never logged: {Count} shares lost upstream",
-                    partition, expected, offset - 1, offset - expected);
-            }
+            if (offset > expected && !AcceptJump(partition, state, expected, offset))
+                return;
         }
         var range = current.Open(partition, state.NextStart, state.Epoch);
         current.Add(range, share, offset);
         state.NextExpected = offset + 1;
         state.NextStart = offset + 1;
+    }
+
+    /// <summary>
+    /// The partition jumped from <paramref name="expected"/> to <paramref name="offset"/>. Messages Kafka no longer
+    /// has (deleted by retention before they were logged) are a loss upstream: counted, logged, skipped. Messages it
+    /// still has are never skipped: the partition is read again from the first of them. False: drop this message.
+    /// </summary>
+    private bool AcceptJump(int partition, PartitionState state, long expected, long offset)
+    {
+        long low;
+        try
+        {
+            low = consumer!.Inner.QueryWatermarkOffsets(new TopicPartition(topic, partition), TimeSpan.FromSeconds(10)).Low.Value;
+        }
+        catch (KafkaException e)
+        {
+            logger.LogWarning("partition {Partition} jumped from {Expected} to {Offset} and its low watermark is unknown ({Reason}): reading again from {Expected}",
+                partition, expected, offset, e.Error.Reason, expected);
+            Rewind(partition, state, expected);
+            return false;
+        }
+        if (low > expected)
+        {
+            Status.Gap();
+            logger.LogError("partition {Partition}: offsets {From}..{To} are no longer in Kafka (retention) and were never logged: {Count} shares lost upstream",
+                partition, expected, low - 1, low - expected);
+            // The lost range still belongs to the batch's range, so the stored position moves past it.
+            ShareBatch.Skip(current.Open(partition, state.NextStart, state.Epoch), low - 1);
+            state.NextStart = low;
+            state.NextExpected = low;
+            expected = low;
+        }
+        if (offset == expected)
+            return true;
+        logger.LogWarning("partition {Partition}: offset {Offset} arrived while {Expected} was due and is still in Kafka: reading again from {Expected}",
+            partition, offset, expected, expected);
+        Rewind(partition, state, expected);
+        return false;
     }
 
     private void Undecodable(ConsumeException e)
@@ -184,7 +217,9 @@ public sealed class ShareLoggerEngine
         }
         var partition = record.Partition.Value;
         var offset = record.Offset.Value;
-        if (!partitions.TryGetValue(partition, out var state) || !state.Owned || (state.NextExpected is { } expected && offset < expected))
+        if (!partitions.TryGetValue(partition, out var state) || !state.Owned)
+            return;
+        if (state.NextExpected is { } expected && (offset < expected || (offset > expected && !AcceptJump(partition, state, expected, offset))))
             return;
         Status.Undecodable();
         logger.LogError("partition {Partition} offset {Offset} is not a valid Share ({Reason}): skipped, it cannot be logged",
@@ -305,13 +340,19 @@ public sealed class ShareLoggerEngine
         {
             if (!partitions.TryGetValue(rewind.Partition, out var state) || !state.Owned || state.Epoch != rewind.Epoch)
                 continue;
-            var offset = rewind.Offset >= 0 ? new Offset(rewind.Offset) : Offset.Beginning;
-            consumer!.Seek(new TopicPartitionOffset(topic, rewind.Partition, offset));
-            state.Epoch++;
-            state.NextStart = rewind.Offset >= 0 ? rewind.Offset : null;
-            state.NextExpected = state.NextStart;
-            logger.LogWarning("partition {Partition}: reading again from {Offset}", rewind.Partition, offset);
+            Rewind(rewind.Partition, state, rewind.Offset);
         }
+    }
+
+    /// <summary>Seeks a partition back to <paramref name="offset"/> (negative: its beginning); its next rows go into a new range.</summary>
+    private void Rewind(int partition, PartitionState state, long offset)
+    {
+        var target = offset >= 0 ? new Offset(offset) : Offset.Beginning;
+        consumer!.Seek(new TopicPartitionOffset(topic, partition, target));
+        state.Epoch++;
+        state.NextStart = offset >= 0 ? offset : null;
+        state.NextExpected = state.NextStart;
+        logger.LogWarning("partition {Partition}: reading again from {Offset}", partition, target);
     }
 
     private IEnumerable<TopicPartitionOffset> OnAssigned(IReadOnlyList<TopicPartitionOffset> proposed)

@@ -113,6 +113,60 @@ public sealed class EngineTests(EmbeddedKafkaFixture kafka, MariaDbFixture maria
         TableContents.Read(connectionString, group).AssertExactly(produced);
     }
 
+    [Fact]
+    public async Task Shares_Kafka_deleted_before_they_were_logged_are_reported_and_the_rest_is_written_once()
+    {
+        var options = kafka.CreateManifestTopics();
+        var database = await mariaDb.CreateMigratedDatabaseAsync("gap");
+        var connectionString = mariaDb.ConnectionStringFor(database);
+        var group = EmbeddedKafkaFixture.UniqueGroupId("sharelogger");
+        Shares.Produce(options, 2_000);
+        using (var first = new RunningEngine(TestOptions(group), options, connectionString))
+            Eventually.True(() => first.Status.RowsWritten >= 2_000, TimeSpan.FromSeconds(30), () => first.Logs.Tail());
+
+        // While ShareLogger is down, one user's shares overflow its partition: the embedded broker keeps at most
+        // 100,000 messages (5 MB) a partition and deletes the oldest, as retention would.
+        var partition = TopicPartitionOf(options, userId: 1);
+        using (var producer = new PoolProducer<int, Share>(options, TopicManifest.Share))
+        {
+            var random = new Random(9);
+            for (var i = 0; i < 120_000; i++)
+            {
+                var share = Shares.Make(i, random);
+                share.UserId = 1;
+                producer.Produce(1, share);
+            }
+            Assert.Equal(0, producer.Flush(TimeSpan.FromSeconds(60)));
+        }
+        var (low, high) = Watermarks(options, partition);
+        var storedBefore = TableContents.Read(connectionString, group).StoredPositions[partition];
+        Assert.True(low > storedBefore, $"the broker kept everything (low {low}, stored {storedBefore}): the test needs a bigger overflow");
+
+        using var second = new RunningEngine(TestOptions(group), options, connectionString);
+        Eventually.True(() => TableContents.Read(connectionString, group).StoredPositions[partition] == high, TimeSpan.FromSeconds(60), () => second.Logs.Tail());
+        second.Stop();
+        Assert.Equal(1, second.Status.GapsDetected);
+        Assert.True(second.Logs.Contains($"offsets {storedBefore}..{low - 1} are no longer in Kafka"), second.Logs.Tail());
+        var contents = TableContents.Read(connectionString, group);
+        Assert.Equal(contents.Rows, contents.DistinctPositions);
+        // The partition holds what it had before the gap and everything Kafka still had after it, each once.
+        Assert.Equal(storedBefore + (high - low), contents.Partitions[partition].Rows);
+    }
+
+    private static int TopicPartitionOf(KafkaOptions options, int userId)
+    {
+        using var producer = new PoolProducer<int, Share>(options, TopicManifest.Share);
+        return producer.ProduceAsync(userId, new Share { UserId = userId, TimestampUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() })
+            .GetAwaiter().GetResult().Partition.Value;
+    }
+
+    private static (long Low, long High) Watermarks(KafkaOptions options, int partition)
+    {
+        using var consumer = new PoolConsumer<Ignore, Share>(options, TopicManifest.Share, new ConsumerSettings { StartFrom = StartFrom.Newest });
+        var marks = consumer.Inner.QueryWatermarkOffsets(new TopicPartition(options.TopicName(TopicManifest.Share), partition), TimeSpan.FromSeconds(10));
+        return (marks.Low.Value, marks.High.Value);
+    }
+
     private static Dictionary<int, long> CommittedInKafka(KafkaOptions options, string group)
     {
         KafkaNative.EnsureInitialized();

@@ -54,6 +54,9 @@ internal sealed class ShareLoggerProcess : IDisposable
 
     public string Output => string.Join('\n', output);
 
+    /// <summary>The process reported shares that Kafka deleted before they were logged (the embedded broker keeps at most 100,000 messages / 5 MB a partition).</summary>
+    public bool SawKafkaLoss { get; private set; }
+
     public static ShareLoggerProcess Start(KafkaOptions kafka, MySqlOptions mysql, string group, params string[] settings)
     {
         var dll = EmbeddedKafkaProcess.FindBuiltAssembly("services/ShareLogger", "PoolCluster.ShareLogger");
@@ -145,6 +148,12 @@ internal sealed class ShareLoggerProcess : IDisposable
     {
         if (line == null)
             return;
+        // For diagnosing a failed run: every line of every process (killed ones included) in a directory.
+        if (Environment.GetEnvironmentVariable("POOL_TEST_PROCESS_LOGS") is { Length: > 0 } directory)
+            lock (output)
+                File.AppendAllText(Path.Combine(directory, $"sharelogger-{process.Id}.log"), line + "\n");
+        if (line.Contains("no longer in Kafka", StringComparison.Ordinal))
+            SawKafkaLoss = true;
         output.Enqueue(line);
         while (output.Count > 300 && output.TryDequeue(out _))
         {
