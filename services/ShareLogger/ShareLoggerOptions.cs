@@ -23,7 +23,7 @@ public sealed class ShareLoggerOptions : IValidatableObject
     /// <summary>
     /// Kafka consumer group, and the consumer_group of this service's rows in kafka_positions. ShareLoggers with the
     /// same group split the share topic's partitions; a second group writing the same database would log every share
-    /// twice (the unique key stops it, but do not do that).
+    /// twice (the primary key on the Kafka position stops it, but do not do that).
     /// </summary>
     [Required] public string ConsumerGroup { get; set; } = "sharelogger";
 

@@ -18,7 +18,7 @@ public sealed class MigrationTests(MariaDbFixture mariaDb) : IClassFixture<Maria
     public void Embedded_migrations_are_the_numbered_files_in_order()
     {
         var names = MySqlMigrator.EmbeddedMigrations.Select(m => m.Name).ToArray();
-        Assert.Equal(["0001_btcpool_local_db", "0002_btcpool_local_stats_db", "0003_users", "0004_shares", "0005_kafka_positions", "0006_found_blocks_submit_result"], names);
+        Assert.Equal(["0001_btcpool_local_db", "0002_btcpool_local_stats_db", "0003_users", "0004_shares", "0005_kafka_positions", "0006_found_blocks_submit_result", "0007_shares_natural_key"], names);
         Assert.All(MySqlMigrator.EmbeddedMigrations, m => Assert.Matches("^[0-9a-f]{64}$", m.Checksum));
     }
 

@@ -50,8 +50,9 @@ public sealed class SqlStatementSplitterTests
         var byName = MySqlMigrator.EmbeddedMigrations.ToDictionary(m => m.Name);
         Assert.Equal(2, byName["0001_btcpool_local_db"].Statements.Count);
         Assert.Equal(6, byName["0002_btcpool_local_stats_db"].Statements.Count);
-        // Every statement is re-runnable: a guarded CREATE TABLE or a guarded ADD COLUMN.
+        // Every statement is re-runnable: a guarded CREATE TABLE, a guarded ADD COLUMN, or a key change guarded by DROP COLUMN IF EXISTS.
         Assert.All(MySqlMigrator.EmbeddedMigrations.SelectMany(m => m.Statements), s =>
-            Assert.True(s.Contains("CREATE TABLE IF NOT EXISTS", StringComparison.Ordinal) || s.Contains("ADD COLUMN IF NOT EXISTS", StringComparison.Ordinal), s));
+            Assert.True(s.Contains("CREATE TABLE IF NOT EXISTS", StringComparison.Ordinal) || s.Contains("ADD COLUMN IF NOT EXISTS", StringComparison.Ordinal)
+                        || s.Contains("DROP COLUMN IF EXISTS", StringComparison.Ordinal), s));
     }
 }
