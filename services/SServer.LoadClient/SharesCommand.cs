@@ -40,22 +40,25 @@ internal static class SharesCommand
         if (warmup > 0)
             await SubmitAsync(clients, rate, warmup, new uint[count], nonceBase: 0x80000000);
 
-        var cpuBefore = ServerCpuTicks(serverPid);
+        var (userBefore, systemBefore) = ServerCpuTicks(serverPid);
         var acceptedBefore = clients.Sum(c => Interlocked.Read(ref c.Accepted));
         var rejectedBefore = clients.Sum(c => Interlocked.Read(ref c.Rejected));
         var timer = Stopwatch.StartNew();
         var total = await SubmitAsync(clients, rate, seconds, new uint[count], nonceBase: 0);
         var elapsed = timer.Elapsed.TotalSeconds;
-        var cpuAfter = ServerCpuTicks(serverPid);
+        var (userAfter, systemAfter) = ServerCpuTicks(serverPid);
         var accepted = clients.Sum(c => Interlocked.Read(ref c.Accepted)) - acceptedBefore;
         var rejected = clients.Sum(c => Interlocked.Read(ref c.Rejected)) - rejectedBefore;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"SHARES submitted={total} accepted={accepted} rejected={rejected} seconds={elapsed:0.0} rate={accepted / elapsed:0}/s"));
         if (serverPid > 0)
         {
-            var cpuSeconds = (cpuAfter - cpuBefore) / 100.0; // USER_HZ
+            var userSeconds = (userAfter - userBefore) / 100.0; // USER_HZ
+            var systemSeconds = (systemAfter - systemBefore) / 100.0;
+            var cpuSeconds = userSeconds + systemSeconds;
+            var perShare = 1e6 / Math.Max(1, accepted);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"SERVER cpu_seconds={cpuSeconds:0.00} cpu_us_per_accepted_share={cpuSeconds * 1e6 / Math.Max(1, accepted):0.0} cores_busy={cpuSeconds / elapsed:0.00}"));
+                $"SERVER cpu_seconds={cpuSeconds:0.00} cpu_us_per_accepted_share={cpuSeconds * perShare:0.0} (user {userSeconds * perShare:0.0}, kernel {systemSeconds * perShare:0.0}) cores_busy={cpuSeconds / elapsed:0.00}"));
         }
         foreach (var client in clients)
             client.Close();
@@ -99,13 +102,13 @@ internal static class SharesCommand
         return total;
     }
 
-    /// <summary>utime + stime of a process in clock ticks (fields 14 and 15 of /proc/PID/stat).</summary>
-    private static long ServerCpuTicks(int pid)
+    /// <summary>utime and stime of a process in clock ticks (fields 14 and 15 of /proc/PID/stat).</summary>
+    private static (long User, long System) ServerCpuTicks(int pid)
     {
         if (pid <= 0)
-            return 0;
+            return (0, 0);
         var stat = File.ReadAllText($"/proc/{pid}/stat");
         var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        return long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+        return (long.Parse(fields[11], CultureInfo.InvariantCulture), long.Parse(fields[12], CultureInfo.InvariantCulture));
     }
 }

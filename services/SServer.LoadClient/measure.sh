@@ -22,7 +22,7 @@ dotnet "$kafka" --bootstrap-file "$work/kafka" >"$work/kafka.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do [ -s "$work/kafka" ] && break; sleep 0.1; done
 bootstrap=$(cat "$work/kafka")
-port=33333
+port=${PORT:-23333} # below the ephemeral range, where the embedded Kafka picks its port
 if [ "$mode" = shares ]; then
   # Every hash is a share at difficulty 1e-12: the client need not mine; SServer still hashes and judges each one.
   vardiff='"InitialDifficulty":1e-12,"MinDifficulty":1e-12,"MaxDifficulty":1e-12'

@@ -55,6 +55,16 @@ public sealed class StratumOptions : IValidatableObject
     /// <summary>A statistics line in the log this often; 0 = never.</summary>
     [Range(0, 86400)] public int StatsIntervalSeconds { get; set; } = 60;
 
+    /// <summary>
+    /// How plain TCP connections are served: Epoll (the server's own event loops: one recv and one send per share, no
+    /// thread-pool hop; Linux x64/arm64) or Sockets (.NET's async sockets, as TLS connections always are). Epoll falls
+    /// back to Sockets, with a warning, where it is not available.
+    /// </summary>
+    public StratumIoEngine IoEngine { get; set; } = StratumIoEngine.Epoll;
+
+    /// <summary>Event loop threads for <see cref="IoEngine"/> Epoll; 0 = one per processor.</summary>
+    [Range(0, 256)] public int IoThreads { get; set; }
+
     public TlsOptions Tls { get; set; } = new();
 
     public LimitOptions Limits { get; set; } = new();
@@ -74,6 +84,12 @@ public sealed class StratumOptions : IValidatableObject
         if (Port == -1 && Tls.Port == 0)
             yield return new ValidationResult("Port is -1 and Tls:Port is 0: no listener would accept miners", [nameof(Port)]);
     }
+}
+
+public enum StratumIoEngine
+{
+    Epoll,
+    Sockets,
 }
 
 /// <summary>"Stratum:Tls": an optional TLS listener beside the plain one.</summary>

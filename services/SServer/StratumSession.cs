@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using Google.Protobuf;
 using Microsoft.Extensions.Logging;
 using PoolCluster.Stratum;
@@ -450,6 +451,7 @@ public sealed class StratumSession
     }
 
     /// <summary>Sends a job entry to this miner (from the job thread); false when it does not take jobs (yet).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // runs only in broadcasts: never long enough to tier up
     internal bool SendJob(JobEntry entry, bool clean, long now)
     {
         var output = Outbox.Rent();
@@ -476,6 +478,7 @@ public sealed class StratumSession
     /// one this miner was given goes with mining.set_extranonce when the miner subscribed to it, otherwise the miner
     /// is asked to reconnect (its extranonce2 would no longer fit the coinbase).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool WriteJob(JobEntry entry, bool clean, ArrayBufferWriter<byte> output, long now)
     {
         if (_state != State.Authorized || entry.Seq <= _lastSentSeq || _connection.IsClosed)

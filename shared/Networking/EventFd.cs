@@ -1,13 +1,14 @@
+using System.ComponentModel;
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 
-namespace PoolCluster.Zmq;
+namespace PoolCluster.Networking;
 
 /// <summary>
-/// A Linux eventfd: a file descriptor that zmq_poll can watch next to a ZMQ socket, and that any thread may signal.
-/// It is how a CancellationToken wakes a receive blocked in zmq_poll at once, without polling in short slices.
+/// A Linux eventfd: a file descriptor that zmq_poll or epoll can watch next to sockets, and that any thread may signal.
+/// It is how another thread wakes a loop blocked in zmq_poll or epoll_wait at once, without polling in short slices.
 /// </summary>
-internal sealed unsafe partial class EventFd : SafeHandleMinusOneIsInvalid
+public sealed unsafe partial class EventFd : SafeHandleMinusOneIsInvalid
 {
     private const int EFD_NONBLOCK = 0x800, EFD_CLOEXEC = 0x80000;
 
@@ -21,7 +22,7 @@ internal sealed unsafe partial class EventFd : SafeHandleMinusOneIsInvalid
     {
         var fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         if (fd < 0)
-            throw new ZmqException(0, $"eventfd failed: errno {Marshal.GetLastPInvokeError()}");
+            throw new Win32Exception(Marshal.GetLastPInvokeError(), "eventfd failed");
         var eventFd = new EventFd();
         eventFd.SetHandle(fd);
         return eventFd;

@@ -56,6 +56,38 @@ public static class StratumLineFramer
         }
     }
 
+    /// <summary>
+    /// The same framing over one contiguous buffer (a socket's receive buffer): takes the next line off the front of
+    /// <paramref name="buffer"/>; on <see cref="LineStatus.NeedMoreData"/> the buffer holds the unconsumed partial line.
+    /// </summary>
+    public static LineStatus TryReadLine(ref ReadOnlySpan<byte> buffer, int maxLineLength, out ReadOnlySpan<byte> line)
+    {
+        while (true)
+        {
+            var newline = buffer.IndexOf((byte)'\n');
+            if (newline < 0)
+            {
+                line = default;
+                return buffer.Length > maxLineLength + 1 ? LineStatus.LineTooLong : LineStatus.NeedMoreData;
+            }
+
+            var candidate = buffer[..newline];
+            buffer = buffer[(newline + 1)..];
+            if (candidate.Length > 0 && candidate[^1] == (byte)'\r')
+                candidate = candidate[..^1];
+            if (candidate.Length > maxLineLength)
+            {
+                line = default;
+                return LineStatus.LineTooLong;
+            }
+            if (candidate.IndexOfAnyExcept(" \t\r"u8) < 0)
+                continue;
+
+            line = candidate;
+            return LineStatus.Line;
+        }
+    }
+
     private static byte LastByte(in ReadOnlySequence<byte> sequence)
     {
         if (sequence.IsSingleSegment)

@@ -9,10 +9,15 @@ namespace PoolCluster.SServer.Tests;
 /// </summary>
 public class ReplayTests
 {
-    private static async Task<(TestServer Server, StratumTestClient Client, RecordedSession Session)> StartRecordedAsync(string file)
+    private static async Task<(TestServer Server, StratumTestClient Client, RecordedSession Session)> StartRecordedAsync(string file,
+        StratumIoEngine engine = StratumIoEngine.Epoll)
     {
         var session = RecordedSession.Load(file);
-        var server = await TestServer.StartAsync(o => o.ServerId = (int)(session.Extranonce1 >> 24),
+        var server = await TestServer.StartAsync(o =>
+            {
+                o.ServerId = (int)(session.Extranonce1 >> 24);
+                o.IoEngine = engine;
+            },
             new VardiffSettings { InitialDifficulty = session.Difficulty, MinDifficulty = 1e-10, MaxDifficulty = 1e12 });
         server.Server.SessionIds.SetNextCounter(session.Extranonce1 & 0xffffff);
         server.Server.Jobs.SetNextWireKey(Convert.ToUInt16(session.WireJobId, 16));
@@ -22,11 +27,12 @@ public class ReplayTests
     }
 
     [Theory]
-    [InlineData("cpuminer-mainnet-block482683.jsonl")]
-    [InlineData("cpuminer-mainnet-block300025.jsonl")]
-    public async Task Every_recorded_share_is_accepted_when_the_session_is_replayed_over_tcp(string file)
+    [InlineData("cpuminer-mainnet-block482683.jsonl", StratumIoEngine.Epoll)]
+    [InlineData("cpuminer-mainnet-block300025.jsonl", StratumIoEngine.Epoll)]
+    [InlineData("cpuminer-mainnet-block482683.jsonl", StratumIoEngine.Sockets)]
+    public async Task Every_recorded_share_is_accepted_when_the_session_is_replayed_over_tcp(string file, StratumIoEngine engine)
     {
-        var (server, client, session) = await StartRecordedAsync(file);
+        var (server, client, session) = await StartRecordedAsync(file, engine);
         await using var _ = server;
         await using var __ = client;
 

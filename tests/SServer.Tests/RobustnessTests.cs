@@ -9,10 +9,16 @@ namespace PoolCluster.SServer.Tests;
 /// <summary>Whatever arrives on the socket, the server stays up and the limits hold; each over real sockets.</summary>
 public class RobustnessTests
 {
-    [Fact]
-    public async Task A_line_over_the_cap_disconnects()
+    [Theory]
+    [InlineData(StratumIoEngine.Epoll)]
+    [InlineData(StratumIoEngine.Sockets)]
+    public async Task A_line_over_the_cap_disconnects(StratumIoEngine engine)
     {
-        await using var server = await TestServer.StartAsync(o => o.Limits.MaxLineBytes = 1024);
+        await using var server = await TestServer.StartAsync(o =>
+        {
+            o.IoEngine = engine;
+            o.Limits.MaxLineBytes = 1024;
+        });
         await using var complete = await server.ConnectAsync();
         await complete.SendAsync("{\"id\":1,\"method\":\"mining.subscribe\",\"params\":[\"" + new string('a', 2000) + "\"]}");
         Assert.True(await complete.WaitClosedAsync());
@@ -28,10 +34,16 @@ public class RobustnessTests
         Assert.True((await fine.RequestAsync("mining.extranonce.subscribe", "[\"" + new string('b', 900) + "\"]")).GetProperty("result").GetBoolean());
     }
 
-    [Fact]
-    public async Task Garbage_is_answered_with_illegal_params_then_disconnected_after_a_few()
+    [Theory]
+    [InlineData(StratumIoEngine.Epoll)]
+    [InlineData(StratumIoEngine.Sockets)]
+    public async Task Garbage_is_answered_with_illegal_params_then_disconnected_after_a_few(StratumIoEngine engine)
     {
-        await using var server = await TestServer.StartAsync(o => o.Limits.MaxInvalidLines = 3);
+        await using var server = await TestServer.StartAsync(o =>
+        {
+            o.IoEngine = engine;
+            o.Limits.MaxInvalidLines = 3;
+        });
         await using var client = await server.ConnectAsync();
         await client.SendRawAsync([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03, (byte)'\n']); // a TLS hello's start
         StratumTestClient.AssertError((await client.NextAsync())!.Value, 27);
@@ -90,11 +102,14 @@ public class RobustnessTests
         Assert.Equal(3, server.Server.Counters.Timeouts);
     }
 
-    [Fact]
-    public async Task A_client_that_does_not_read_is_dropped_not_buffered()
+    [Theory]
+    [InlineData(StratumIoEngine.Epoll)]
+    [InlineData(StratumIoEngine.Sockets)]
+    public async Task A_client_that_does_not_read_is_dropped_not_buffered(StratumIoEngine engine)
     {
         await using var server = await TestServer.StartAsync(o =>
         {
+            o.IoEngine = engine;
             o.Limits.MaxSendQueueBytes = 64 * 1024;
             o.Limits.MaxLineBytes = 16 * 1024;
         });

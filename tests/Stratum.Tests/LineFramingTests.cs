@@ -40,6 +40,30 @@ public class LineFramingTests
         return lines;
     }
 
+    [Theory]
+    [InlineData("{\"a\":1}\r\n\n\r\n   \t\r\n{\"b\":2}\n{\"c\":3}\n{\"partial\"", 8192)]
+    [InlineData("xxxxxxxxxx\r", 10)]
+    [InlineData("xxxxxxxxxxy\n{\"next\":1}\n", 10)]
+    [InlineData("xxxxxxxxxxxx", 10)]
+    [InlineData("xxxxxxxxxx\r\nyy\n\n", 10)]
+    [InlineData("", 10)]
+    public void The_span_framer_agrees_with_the_sequence_framer(string input, int max)
+    {
+        var sequence = Sequence(input);
+        var expected = DrainFramer(ref sequence, max, out var expectedStatus);
+
+        ReadOnlySpan<byte> span = Encoding.UTF8.GetBytes(input);
+        var lines = new List<string>();
+        LineStatus status;
+        while ((status = StratumLineFramer.TryReadLine(ref span, max, out var line)) == LineStatus.Line)
+            lines.Add(Encoding.UTF8.GetString(line));
+
+        Assert.Equal(expected, lines);
+        Assert.Equal(expectedStatus, status);
+        if (status == LineStatus.NeedMoreData)
+            Assert.Equal(Encoding.UTF8.GetString(sequence), Encoding.UTF8.GetString(span));
+    }
+
     [Fact]
     public void SplitsOnNewlineDropsCarriageReturnAndSkipsBlankLines()
     {
