@@ -9,59 +9,6 @@ using StackExchange.Redis;
 
 namespace PoolCluster.BlkMaker.Tests;
 
-internal static class Eventually
-{
-    public static void True(Func<bool> condition, TimeSpan timeout, Func<string> failure, int pollMs = 20)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!condition())
-        {
-            if (clock.Elapsed > timeout)
-                Assert.Fail($"not within {timeout.TotalSeconds:0.#} s: {failure()}");
-            Thread.Sleep(pollMs);
-        }
-    }
-}
-
-/// <summary>Collects log lines in memory (tests assert on them and print them when they fail).</summary>
-internal sealed class MemoryLoggerFactory : ILoggerFactory
-{
-    private readonly ConcurrentQueue<string> lines = new();
-
-    public IReadOnlyCollection<string> Lines => lines;
-
-    public bool Contains(string text) => lines.Any(l => l.Contains(text, StringComparison.Ordinal));
-
-    public string Tail(int count = 60) => string.Join('\n', lines.TakeLast(count));
-
-    public void AddProvider(ILoggerProvider provider)
-    {
-    }
-
-    public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
-
-    public void Dispose()
-    {
-    }
-
-    private sealed class Logger(MemoryLoggerFactory owner, string category) : ILogger
-    {
-        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-        {
-            if (!IsEnabled(logLevel))
-                return;
-            owner.lines.Enqueue($"{DateTime.UtcNow:HH:mm:ss.fff} {logLevel} {category}: {formatter(state, exception)}");
-            while (owner.lines.Count > 2_000 && owner.lines.TryDequeue(out _))
-            {
-            }
-        }
-    }
-}
-
 /// <summary>Where a BlkMaker under test writes: its MySQL database and its Redis key prefix and newblock list.</summary>
 internal sealed record Sinks(string MySqlConnectionString, RedisOptions Redis, string NewBlockList)
 {

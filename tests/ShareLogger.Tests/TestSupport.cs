@@ -8,21 +8,6 @@ using PoolCluster.Topics;
 
 namespace PoolCluster.ShareLogger.Tests;
 
-/// <summary>Polling with a deadline instead of sleeps.</summary>
-internal static class Eventually
-{
-    public static void True(Func<bool> condition, TimeSpan timeout, Func<string> failure, int pollMs = 20)
-    {
-        var deadline = Stopwatch.StartNew();
-        while (!condition())
-        {
-            if (deadline.Elapsed > timeout)
-                Assert.Fail($"not within {timeout.TotalSeconds:0.#} s: {failure()}");
-            Thread.Sleep(pollMs);
-        }
-    }
-}
-
 /// <summary>What the test produced to the share topic, as the broker acknowledged it.</summary>
 internal sealed class ProducedShares
 {
@@ -162,45 +147,6 @@ internal sealed record TableContents(long Rows, double DifficultySum, long Disti
             // Fresh topic: offsets 0..count-1, each once.
             Assert.Equal((0L, count - 1, count), stats);
             Assert.Equal(count, StoredPositions[partition]);
-        }
-    }
-}
-
-/// <summary>Collects log lines in memory (tests assert on them and print them when they fail).</summary>
-internal sealed class MemoryLoggerFactory : ILoggerFactory
-{
-    private readonly ConcurrentQueue<string> lines = new();
-
-    public IReadOnlyCollection<string> Lines => lines;
-
-    public bool Contains(string text) => lines.Any(l => l.Contains(text, StringComparison.Ordinal));
-
-    public string Tail(int count = 40) => string.Join('\n', lines.TakeLast(count));
-
-    public void AddProvider(ILoggerProvider provider)
-    {
-    }
-
-    public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
-
-    public void Dispose()
-    {
-    }
-
-    private sealed class Logger(MemoryLoggerFactory owner, string category) : ILogger
-    {
-        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-        {
-            if (!IsEnabled(logLevel))
-                return;
-            owner.lines.Enqueue($"{DateTime.UtcNow:HH:mm:ss.fff} {logLevel} {category}: {formatter(state, exception)}");
-            while (owner.lines.Count > 2_000 && owner.lines.TryDequeue(out _))
-            {
-            }
         }
     }
 }

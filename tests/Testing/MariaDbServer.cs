@@ -15,56 +15,35 @@ namespace PoolCluster.Testing;
 /// killed test process takes the server with it (see ServerProcess) and leaves a dir that the next run removes.
 /// Most tests want <see cref="MariaDbFixture"/> (one shared server per test assembly) rather than their own.
 /// </summary>
-public sealed class MariaDbServer : IDisposable
+public sealed class MariaDbServer : LocalTestServer
 {
-    public const string Host = "127.0.0.1";
     public const string UserName = "pool";
 
     /// <summary>Created at start; <see cref="ConnectionString"/> points at it.</summary>
     public const string DefaultDatabase = "pool";
 
-    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(90);
-
     // Tests query information_schema (utf8mb3) with plain MySqlConnections.
     static MariaDbServer() => MySqlDriverCompatibility.Apply();
-    private readonly object _gate = new();
-    private ServerProcess? _process;
-    private bool _disposed;
 
     private MariaDbServer(string rootDirectory, bool isShared)
+        : base(rootDirectory, isShared)
     {
-        RootDirectory = rootDirectory;
-        IsShared = isShared;
-        Password = RandomToken(24);
     }
-
-    public int Port { get; private set; }
-    public string Password { get; }
-
-    /// <summary>The temp dir holding data/, the socket, the logs; deleted on dispose.</summary>
-    public string RootDirectory { get; }
 
     public string DataDirectory => Path.Combine(RootDirectory, "data");
     public string SocketPath => Path.Combine(RootDirectory, "mariadbd.sock");
     public string ErrorLogPath => Path.Combine(RootDirectory, "mariadbd.err");
 
-    /// <summary>The shared server of a test assembly refuses Stop/Kill: other test classes use it concurrently.</summary>
-    public bool IsShared { get; }
-
-    /// <summary>How long the last (re)start took until the server accepted an authenticated connection.</summary>
-    public TimeSpan LastStartDuration { get; private set; }
-
-    public bool IsRunning
-    {
-        get
-        {
-            lock (_gate)
-                return _process is { HasExited: false };
-        }
-    }
-
     /// <summary>Connection string for <see cref="DefaultDatabase"/> as <see cref="UserName"/> over TCP.</summary>
     public string ConnectionString => ConnectionStringFor(DefaultDatabase);
+
+    private protected override string Kind => "MariaDB";
+    private protected override string Executable => "mariadbd";
+    private protected override string DebianPackage => "mariadb-server";
+    private protected override string LogFile => ErrorLogPath;
+    private protected override TimeSpan StartTimeout => TimeSpan.FromSeconds(90);
+    private protected override TimeSpan StopTimeout => TimeSpan.FromSeconds(60);
+    private protected override string ReadyMeans => "accept connections";
 
     /// <summary>Starts a private server; use it for tests that stop or kill the server.</summary>
     public static MariaDbServer StartNew() => StartNew(isShared: false);
@@ -75,29 +54,7 @@ public sealed class MariaDbServer : IDisposable
     /// </summary>
     public static void RemoveOrphans() => ServerDirectories.CleanStale();
 
-    internal static MariaDbServer StartNew(bool isShared)
-    {
-        var server = new MariaDbServer(ServerDirectories.Create("mariadb"), isShared);
-        try
-        {
-            var started = Stopwatch.StartNew();
-            MariaDbTemplate.CopyTo(server.DataDirectory);
-            File.WriteAllText(Path.Combine(server.RootDirectory, "init.sql"), server.InitSql());
-            // A port that looked free can be taken by a parallel test process before mariadbd binds it: pick again.
-            for (var attempt = 1; ; attempt++)
-            {
-                server.Port = ServerPorts.PickFree();
-                if (server.Launch(started, allowPortRetry: attempt < 5))
-                    break;
-            }
-            return server;
-        }
-        catch
-        {
-            server.Dispose();
-            throw;
-        }
-    }
+    internal static MariaDbServer StartNew(bool isShared) => StartOnFreePort(new MariaDbServer(ServerDirectories.Create("mariadb"), isShared));
 
     public string ConnectionStringFor(string database)
     {
@@ -148,123 +105,32 @@ public sealed class MariaDbServer : IDisposable
         Execute($"DROP DATABASE IF EXISTS `{name}`");
     }
 
-    /// <summary>Clean shutdown (SIGTERM), as when an operator stops MySQL. Data and port are kept for <see cref="Start"/>.</summary>
-    public void Stop()
+    private protected override void Prepare()
     {
-        lock (_gate)
-        {
-            ThrowIfSharedOrDisposed(nameof(Stop));
-            _process?.Terminate(TimeSpan.FromSeconds(60));
-        }
+        MariaDbTemplate.CopyTo(DataDirectory);
+        File.WriteAllText(Path.Combine(RootDirectory, "init.sql"), InitSql());
     }
 
-    /// <summary>SIGKILL, as in a crash: the next <see cref="Start"/> runs InnoDB crash recovery.</summary>
-    public void Kill()
-    {
-        lock (_gate)
-        {
-            ThrowIfSharedOrDisposed(nameof(Kill));
-            _process?.Kill();
-        }
-    }
+    private protected override IReadOnlyList<string> Arguments() =>
+    [
+        // --no-defaults must come first: nothing from /etc/mysql may leak in.
+        "--no-defaults",
+        $"--datadir={DataDirectory}",
+        $"--socket={SocketPath}",
+        $"--pid-file={Path.Combine(RootDirectory, "mariadbd.pid")}",
+        $"--log-error={ErrorLogPath}",
+        $"--init-file={Path.Combine(RootDirectory, "init.sql")}",
+        $"--port={Port}",
+        "--bind-address=127.0.0.1",
+        // mariadbd refuses to run as root unless told to; tests run as root in CI containers.
+        "--user=root",
+        "--default-time-zone=+00:00",
+        "--max-connections=500",
+        "--innodb-temp-data-file-path=ibtmp1:4M:autoextend",
+        .. MariaDbTemplate.SharedServerArguments,
+    ];
 
-    /// <summary>Starts the stopped server again on the same port and data dir; returns once it accepts connections.</summary>
-    public void Start()
-    {
-        lock (_gate)
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            if (_process is { HasExited: false })
-                throw new InvalidOperationException("the MariaDB server is already running");
-            _process?.Dispose();
-            _process = null;
-            Launch(Stopwatch.StartNew(), allowPortRetry: false);
-        }
-    }
-
-    public void Dispose()
-    {
-        lock (_gate)
-        {
-            if (_disposed)
-                return;
-            _disposed = true;
-            _process?.Dispose();
-            _process = null;
-        }
-        ServerDirectories.Delete(RootDirectory);
-    }
-
-    /// <summary>Process-exit variant of Dispose: nothing that waits, so it finishes before the test runner kills the host.</summary>
-    internal void DisposeAtProcessExit()
-    {
-        lock (_gate)
-        {
-            if (_disposed)
-                return;
-            _disposed = true;
-            _process?.SignalKill();
-        }
-        ServerDirectories.DeleteDetached(RootDirectory);
-    }
-
-    public override string ToString() => $"MariaDB on {Host}:{Port} ({RootDirectory})";
-
-    /// <returns>false when the port turned out to be taken and <paramref name="allowPortRetry"/> is set.</returns>
-    private bool Launch(Stopwatch started, bool allowPortRetry)
-    {
-        var mariadbd = Posix.FindExecutable("mariadbd", "install Debian's mariadb-server (install/setup.sh does)");
-        List<string> arguments =
-        [
-            // --no-defaults must come first: nothing from /etc/mysql may leak in.
-            "--no-defaults",
-            $"--datadir={DataDirectory}",
-            $"--socket={SocketPath}",
-            $"--pid-file={Path.Combine(RootDirectory, "mariadbd.pid")}",
-            $"--log-error={ErrorLogPath}",
-            $"--init-file={Path.Combine(RootDirectory, "init.sql")}",
-            $"--port={Port}",
-            "--bind-address=127.0.0.1",
-            // mariadbd refuses to run as root unless told to; tests run as root in CI containers.
-            "--user=root",
-            "--default-time-zone=+00:00",
-            "--max-connections=500",
-            "--innodb-temp-data-file-path=ibtmp1:4M:autoextend",
-            .. MariaDbTemplate.SharedServerArguments,
-        ];
-        if (File.Exists(ErrorLogPath))
-            File.AppendAllText(ErrorLogPath, $"---- test fixture: starting again on port {Port} ----\n");
-        // Only this attempt's lines count when deciding why it failed.
-        var logStart = ServerProcess.LengthOf(ErrorLogPath);
-        var process = ServerProcess.Start(mariadbd, arguments, RootDirectory);
-        _process = process;
-
-        var deadline = Stopwatch.StartNew();
-        while (true)
-        {
-            if (process.HasExited)
-            {
-                var log = ServerProcess.Tail(ErrorLogPath, logStart);
-                var portTaken = log.Contains("Address already in use", StringComparison.Ordinal) || log.Contains("error: 98", StringComparison.Ordinal);
-                if (portTaken && allowPortRetry)
-                {
-                    process.Dispose();
-                    _process = null;
-                    return false;
-                }
-                throw new InvalidOperationException(
-                    $"mariadbd exited with code {process.ExitCode} while starting on port {Port}{(portTaken ? " (the port is taken by another process)" : "")}. " +
-                    $"Error log {ErrorLogPath}:\n{log}\n{process.Output}");
-            }
-            if (deadline.Elapsed > StartTimeout)
-                throw new TimeoutException($"mariadbd did not accept connections on port {Port} within {StartTimeout.TotalSeconds:F0} s. Error log {ErrorLogPath}:\n{ServerProcess.Tail(ErrorLogPath, logStart)}");
-            if (ServerPorts.Accepts(Port) && CanAuthenticate())
-                break;
-            Thread.Sleep(15);
-        }
-        LastStartDuration = started.Elapsed;
-        return true;
-    }
+    private protected override bool IsReady() => ServerPorts.Accepts(Port) && CanAuthenticate();
 
     private bool CanAuthenticate()
     {
@@ -297,24 +163,10 @@ public sealed class MariaDbServer : IDisposable
         $"GRANT ALL PRIVILEGES ON *.* TO '{UserName}'@'%' WITH GRANT OPTION;\n" +
         $"CREATE DATABASE IF NOT EXISTS `{DefaultDatabase}` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci;\n";
 
-    private void ThrowIfSharedOrDisposed(string operation)
-    {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        if (IsShared)
-            throw new InvalidOperationException(
-                $"{operation} on the shared MariaDB server of this test assembly would break the test classes using it concurrently: start a private one with MariaDbServer.StartNew()");
-    }
-
     private static void ValidateDatabaseName(string name)
     {
         if (string.IsNullOrEmpty(name) || name.Length > 64 || !name.All(c => char.IsAsciiLetterOrDigit(c) || c == '_'))
             throw new ArgumentException($"database name '{name}' must be 1-64 ASCII letters, digits or '_'", nameof(name));
-    }
-
-    internal static string RandomToken(int length)
-    {
-        const string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-        return RandomNumberGenerator.GetString(alphabet, length);
     }
 }
 

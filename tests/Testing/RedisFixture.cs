@@ -24,7 +24,7 @@ public sealed class RedisFixture : IDisposable
     /// <summary>Options for the shared server with a unique key prefix ("btc-&lt;random&gt;").</summary>
     public RedisOptions CreateOptions() => Server.CreateOptions(UniqueKeyPrefix());
 
-    public static string UniqueKeyPrefix(string stem = "btc") => $"{stem}-{MariaDbServer.RandomToken(10).ToLowerInvariant()}";
+    public static string UniqueKeyPrefix(string stem = "btc") => $"{stem}-{LocalTestServer.RandomToken(10).ToLowerInvariant()}";
 
     public void Dispose()
     {
