@@ -47,6 +47,10 @@ internal static class IdleCommand
             }
         }).ToList();
         await Task.WhenAll(logins);
+        var readJobs = options.Get("read-jobs", "1") == "1";
+        if (!readJobs)
+            foreach (var client in clients)
+                client.StopReading();
         Volatile.Write(ref ready, true);
         Console.WriteLine($"READY {count} connections authorized with a job in {started.Elapsed.TotalSeconds:0.0} s");
         Console.Out.Flush();

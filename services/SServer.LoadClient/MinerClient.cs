@@ -79,6 +79,16 @@ internal sealed class MinerClient : IEpollHandler
         return Task.CompletedTask;
     }
 
+    /// <summary>
+    /// Stops reading (the socket stays open and the kernel keeps taking what the server sends into its buffer): a
+    /// broadcast then measures the server's sends alone, without these clients' reads competing for the same cores.
+    /// </summary>
+    public void StopReading() => _loop.Post(static state =>
+    {
+        var client = (MinerClient)state!;
+        client._loop.Unregister(client._registration, client.Fd);
+    }, this);
+
     public void Close()
     {
         lock (this)

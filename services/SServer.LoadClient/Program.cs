@@ -7,7 +7,8 @@ using PoolCluster.SServer.LoadClient;
 //
 //   idle   --port P --connections N [--sources 127.0.0.1,127.0.0.2] [--user U] [--seconds S] [--password X]
 //          N authorized connections that only listen; prints READY when all have their first job, then for every new
-//          job: how long after the first connection got it the others did (the broadcast spread).
+//          job: how long after the first connection got it the others did (the broadcast spread). --read-jobs 0: the
+//          connections stop reading after login (the server's send side alone; SServer logs its own spread).
 //   shares --port P --connections N --rate R --seconds S [--password X] [--server-pid PID]
 //          N connections each submitting R shares a second (unique nonces; the server must run at a difficulty where
 //          every hash counts, e.g. Vardiff 1e-12); prints accepted/rejected and, with --server-pid, the server's CPU

@@ -3,6 +3,7 @@
 # every process started here is stopped by its pid at the end.
 #   bash services/SServer.LoadClient/measure.sh shares   # CPU microseconds per accepted share
 #   bash services/SServer.LoadClient/measure.sh idle     # memory per idle connection, clean-job push time (15,000 connections)
+#   READ_JOBS=0 bash ... idle                            # the same, clients not reading: SServer's sends alone
 set -euo pipefail
 mode=${1:-shares}
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -46,14 +47,15 @@ echo "sserver pid $server_pid, rss before clients: $(grep VmRSS /proc/$server_pi
 if [ "$mode" = shares ]; then
   dotnet "$client" shares --port $port --connections ${CONNECTIONS:-200} --rate ${RATE:-100} --seconds ${SECONDS_RUN:-20} --server-pid "$server_pid"
 else
-  dotnet "$client" idle --port $port --connections ${CONNECTIONS:-15000} --seconds ${SECONDS_RUN:-75} >"$work/idle.log" 2>&1 &
+  dotnet "$client" idle --port $port --connections ${CONNECTIONS:-15000} --seconds ${SECONDS_RUN:-90} --read-jobs ${READ_JOBS:-1} >"$work/idle.log" 2>&1 &
   idle_pid=$!
   pids+=($idle_pid)
   for _ in $(seq 1200); do grep -q READY "$work/idle.log" && break; sleep 0.1; done
   cat "$work/idle.log"
   sleep 5
   echo "rss with clients: $(grep VmRSS /proc/$server_pid/status)"
-  for i in 2 3 4 5 6; do
+  # Eight clean jobs: the first ones also warm up the JIT (report the later ones).
+  for i in $(seq 2 9); do
     dotnet "$client" job --bootstrap "$bootstrap" --height-offset $i
     sleep 6
   done
