@@ -270,11 +270,9 @@ public sealed class EpollMinerConnection : MinerConnection, IEpollHandler
     private void Enqueue(ReadOnlySpan<byte> data)
     {
         var queued = _queueEnd - _queueStart;
-        var limit = Server.Options.Limits.MaxSendQueueBytes;
-        if (queued + data.Length > limit)
+        if (QueueOverflow(queued, data.Length) is { } overflow)
         {
-            Server.Counters.SlowClientDropped();
-            CloseLocked($"the client does not read: more than {limit} bytes queued (Stratum:Limits:MaxSendQueueBytes)");
+            CloseLocked(overflow);
             return;
         }
         if (_queue == null || _queue.Length - _queueEnd < data.Length)

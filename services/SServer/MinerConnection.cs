@@ -99,6 +99,19 @@ public abstract class MinerConnection
 
     internal void GarbageDisconnect(string reason, long now) => Garbage(reason, now);
 
+    /// <summary>
+    /// Null when <paramref name="adding"/> more bytes fit the send queue; otherwise the slow client is counted and the
+    /// reason to close it returned: a client that does not read is dropped, never buffered without bound.
+    /// </summary>
+    private protected string? QueueOverflow(int queued, int adding)
+    {
+        var limit = Server.Options.Limits.MaxSendQueueBytes;
+        if (queued + adding <= limit)
+            return null;
+        Server.Counters.SlowClientDropped();
+        return $"the client does not read: more than {limit} bytes queued (Stratum:Limits:MaxSendQueueBytes)";
+    }
+
     /// <summary>Marks the connection closed (once); false when it already was. Callers hold the send lock.</summary>
     private protected bool MarkClosed(string reason)
     {

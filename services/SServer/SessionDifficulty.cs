@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using PoolCluster.Bitcoin;
 using PoolCluster.Stratum;
@@ -35,6 +36,11 @@ public sealed class SessionDifficulty
     {
         private SentDifficulty _first;
     }
+
+    // Vardiff hands out powers of two, so a few dozen difficulties serve every connection: their targets (BigInteger
+    // arithmetic, about a microsecond) are computed once, not per connection per broadcast. Bounded for d= values.
+    private static readonly ConcurrentDictionary<double, Target> s_targets = new();
+    private const int MaxCachedTargets = 4096;
 
     private readonly VarDiffController _controller;
     private History _history;
@@ -74,8 +80,18 @@ public sealed class SessionDifficulty
         if (_count > 0 && _history[_newest].Difficulty == difficulty)
             return;
         _newest = (_newest + 1) % HistoryLength;
-        _history[_newest] = new SentDifficulty { FromSeq = seq, Difficulty = difficulty, Target = Target.FromDifficulty(difficulty) };
+        _history[_newest] = new SentDifficulty { FromSeq = seq, Difficulty = difficulty, Target = TargetOf(difficulty) };
         _count = Math.Min(_count + 1, HistoryLength);
+    }
+
+    private static Target TargetOf(double difficulty)
+    {
+        if (s_targets.TryGetValue(difficulty, out var target))
+            return target;
+        target = Target.FromDifficulty(difficulty);
+        if (s_targets.Count < MaxCachedTargets)
+            s_targets.TryAdd(difficulty, target);
+        return target;
     }
 
     /// <summary>The difficulty (and target) job entry <paramref name="seq"/> was sent with; false before any job.</summary>

@@ -158,10 +158,9 @@ public sealed class StreamMinerConnection : MinerConnection
                 }
                 data = data[Math.Max(sent, 0)..];
             }
-            if (_fillingCount + _inFlight + data.Length > Server.Options.Limits.MaxSendQueueBytes)
+            if (QueueOverflow(_fillingCount + _inFlight, data.Length) is { } overflow)
             {
-                Server.Counters.SlowClientDropped();
-                CloseLocked($"the client does not read: more than {Server.Options.Limits.MaxSendQueueBytes} bytes queued (Stratum:Limits:MaxSendQueueBytes)");
+                CloseLocked(overflow);
                 return;
             }
             if (_filling == null || _filling.Length - _fillingCount < data.Length)
