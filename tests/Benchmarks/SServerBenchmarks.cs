@@ -44,7 +44,7 @@ public class SServerBenchmarks
         _server.Jobs.Accept(job);
 
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        var connection = new MinerConnection(_server, socket, new IPEndPoint(IPAddress.Loopback, 1), 0x01000001, tls: false, admittedAs: null);
+        var connection = new StreamMinerConnection(_server, socket, new IPEndPoint(IPAddress.Loopback, 1), 0x01000001, tls: false, admittedAs: null);
         _session = connection.Session;
         _output = new ArrayBufferWriter<byte>(4096);
         var now = Stopwatch.GetTimestamp();
