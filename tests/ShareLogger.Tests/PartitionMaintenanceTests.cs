@@ -17,9 +17,9 @@ public sealed class PartitionMaintenanceTests(MariaDbFixture mariaDb) : IClassFi
 
     private static void Insert(MySqlConnection connection, string createdAt, long offset) =>
         new MySqlCommand(
-            "INSERT INTO `shares` (`kafka_partition`, `kafka_offset`, `user_id`, `worker_id`, `ip`, `server_id`, `session_id`, `job_id`, " +
+            "INSERT INTO `shares` (`id`, `kafka_partition`, `kafka_offset`, `user_id`, `worker_id`, `ip`, `server_id`, `session_id`, `job_id`, " +
             "`share_diff`, `network_diff`, `status`, `height`, `created_at`, `nonce`, `ntime`, `extranonce1`, `extranonce2`) " +
-            $"VALUES (0, {offset}, 1, 1, '', 1, 1, 1, 1, 1, 1, 1, '{createdAt}', 0, 0, '', '')", connection).ExecuteNonQuery();
+            $"VALUES ({offset}, 0, {offset}, 1, 1, '', 1, 1, 1, 1, 1, 1, 1, '{createdAt}', 0, 0, '', '')", connection).ExecuteNonQuery();
 
     private static long Rows(MySqlConnection connection) => Convert.ToInt64(new MySqlCommand("SELECT COUNT(*) FROM `shares`", connection).ExecuteScalar());
 

@@ -73,7 +73,7 @@ public sealed class RowFormatTests(MariaDbFixture mariaDb) : IClassFixture<Maria
         using var connection = mariaDb.OpenConnection(database);
         using var command = new MySqlCommand(
             "SELECT `user_id`, `worker_id`, `worker_name`, `ip`, `server_id`, `session_id`, `job_id`, `share_diff`, `network_diff`, `status`, " +
-            "`height`, `created_at`, `nonce`, `ntime`, `version_bits`, `extranonce1`, `extranonce2`, `block_hash`, `kafka_partition`, `kafka_offset` " +
+            "`height`, `created_at`, `nonce`, `ntime`, `version_bits`, `extranonce1`, `extranonce2`, `block_hash`, `kafka_partition`, `kafka_offset`, `id` " +
             "FROM `shares` ORDER BY `kafka_offset`", connection);
         using var reader = command.ExecuteReader();
         for (var i = 0; i < cases.Count; i++)
@@ -92,6 +92,7 @@ public sealed class RowFormatTests(MariaDbFixture mariaDb) : IClassFixture<Maria
             Assert.Equal(e.BlockHash, actual.BlockHash);
             Assert.Equal(3, reader.GetInt32(18));
             Assert.Equal(100 + i, reader.GetInt64(19));
+            Assert.Equal((3UL << 48) + (ulong)(100 + i), reader.GetUInt64(20)); // id: the Kafka position in one number
         }
         Assert.False(reader.Read());
     }

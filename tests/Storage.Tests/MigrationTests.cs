@@ -51,6 +51,39 @@ public sealed class MigrationTests(MariaDbFixture mariaDb) : IClassFixture<Maria
     }
 
     [Fact]
+    public async Task Shares_written_before_0007_get_their_Kafka_position_as_id_and_a_rerun_changes_nothing()
+    {
+        var database = mariaDb.CreateDatabase("migrate_0007");
+        var connectionString = mariaDb.ConnectionStringFor(database);
+        var embedded = MySqlMigrator.EmbeddedMigrations;
+        await MySqlMigrator.MigrateAsync(connectionString, embedded.Where(m => string.CompareOrdinal(m.Name, "0007") < 0).ToList(),
+            new ListLogger(), TimeSpan.FromSeconds(30));
+        using (var connection = mariaDb.OpenConnection(database))
+            foreach (var (partition, offset) in new[] { (0, 5L), (0, 3L), (7, 281_474_976_710_655L), (3, 0L) })
+                await connection.ExecuteAsync(
+                    "INSERT INTO shares (kafka_partition, kafka_offset, user_id, worker_id, ip, server_id, session_id, job_id, share_diff, " +
+                    "network_diff, status, height, created_at, nonce, ntime, extranonce1, extranonce2) " +
+                    "VALUES (@partition, @offset, 1, 1, '', 1, 1, 1, 1, 1, 1, 1, '2026-11-22 00:00:00.000', 0, 0, '', '')",
+                    new { partition, offset });
+
+        var migration0007 = embedded.Single(m => m.Name == "0007_shares_natural_key");
+        await MySqlMigrator.MigrateAsync(connectionString, new ListLogger());
+        // As if it had been interrupted before it was recorded: the same statements again.
+        using var check = mariaDb.OpenConnection(database);
+        foreach (var statement in migration0007.Statements)
+            await check.ExecuteAsync(statement);
+
+        var rows = (await check.QueryAsync<(ulong Id, int Partition, long Offset)>("SELECT id, kafka_partition, kafka_offset FROM shares ORDER BY id")).ToList();
+        Assert.Equal([(3UL, 0, 3L), (5UL, 0, 5L), ((3UL << 48) + 0, 3, 0L), ((7UL << 48) + 281_474_976_710_655UL, 7, 281_474_976_710_655L)], rows);
+        Assert.Equal("id,created_at", await check.ExecuteScalarAsync<string>(
+            "SELECT GROUP_CONCAT(column_name ORDER BY seq_in_index) FROM information_schema.statistics " +
+            "WHERE table_schema = @database AND table_name = 'shares' AND index_name = 'PRIMARY'", new { database }));
+        Assert.Equal(0, await check.ExecuteScalarAsync<int>(
+            "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = @database AND table_name = 'shares' AND extra LIKE '%auto_increment%'",
+            new { database }));
+    }
+
+    [Fact]
     public async Task Concurrent_migrators_apply_each_migration_exactly_once()
     {
         var database = mariaDb.CreateDatabase("migrate_concurrent");

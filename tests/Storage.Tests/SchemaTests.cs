@@ -94,7 +94,7 @@ public sealed class SchemaTests(SchemaDatabaseFixture schema) : IClassFixture<Sc
         { "stats_workers_day", "puid_worker_id_day", true, "puid,worker_id,day" },
         { "users", "PRIMARY", true, "puid" },
         { "users", "name", true, "name" },
-        { "shares", "PRIMARY", true, "kafka_partition,kafka_offset,created_at" },
+        { "shares", "PRIMARY", true, "id,created_at" },
         { "shares", "user_id_created_at", false, "user_id,created_at" },
         { "shares", "height", false, "height" },
         { "kafka_positions", "PRIMARY", true, "consumer_group,topic,partition" },
@@ -277,16 +277,17 @@ public sealed class SchemaTests(SchemaDatabaseFixture schema) : IClassFixture<Sc
     }
 
     private const string InsertShare = """
-        INSERT INTO shares (kafka_partition, kafka_offset, user_id, worker_id, worker_name, ip, server_id, session_id, job_id,
+        INSERT INTO shares (id, kafka_partition, kafka_offset, user_id, worker_id, worker_name, ip, server_id, session_id, job_id,
                             share_diff, network_diff, status, height, created_at, nonce, ntime, version_bits, extranonce1,
                             extranonce2, block_hash)
-        VALUES (@KafkaPartition, @KafkaOffset, @UserId, @WorkerId, @WorkerName, @Ip, @ServerId, @SessionId, @JobId,
+        VALUES (@Id, @KafkaPartition, @KafkaOffset, @UserId, @WorkerId, @WorkerName, @Ip, @ServerId, @SessionId, @JobId,
                 @ShareDiff, @NetworkDiff, @Status, @Height, @CreatedAt, @Nonce, @Ntime, @VersionBits, @Extranonce1,
                 @Extranonce2, @BlockHash)
         """;
 
     private static object Share(long offset, int userId, uint height, DateTime createdAt, byte status, string ip, byte[]? hash, int partition = 0) => new
     {
+        Id = (ulong)partition << 48 | (ulong)offset, // what ShareLogger writes (migration 0007)
         KafkaPartition = partition,
         KafkaOffset = offset,
         UserId = userId,

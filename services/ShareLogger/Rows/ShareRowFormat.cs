@@ -14,7 +14,7 @@ internal abstract class ShareRowFormat
 {
     /// <summary>The column list, in the order rows are encoded.</summary>
     public const string Columns =
-        "`kafka_partition`,`kafka_offset`,`user_id`,`worker_id`,`worker_name`,`ip`,`server_id`,`session_id`,`job_id`," +
+        "`id`,`kafka_partition`,`kafka_offset`,`user_id`,`worker_id`,`worker_name`,`ip`,`server_id`,`session_id`,`job_id`," +
         "`share_diff`,`network_diff`,`status`,`height`,`created_at`,`nonce`,`ntime`,`version_bits`,`extranonce1`," +
         "`extranonce2`,`block_hash`";
 
@@ -38,6 +38,12 @@ internal abstract class ShareRowFormat
     };
 
     public abstract void Append(RowBuffer buffer, Share share, int partition, long offset);
+
+    /// <summary>
+    /// The share's `id`: its Kafka position in one number (migration 0007), the same however often it is replayed.
+    /// 16 bits of partition, 48 of offset (2.8e14 messages a partition: 90 years at 100,000/s).
+    /// </summary>
+    public static ulong ShareId(int partition, long offset) => (ulong)(uint)partition << 48 | (ulong)offset;
 
     protected static readonly byte[] NoBytes = [];
 
@@ -136,6 +142,8 @@ internal sealed class LoadDataRowFormat : ShareRowFormat
     public override void Append(RowBuffer b, Share share, int partition, long offset)
     {
         Span<byte> name = stackalloc byte[WorkerNameMaxCharacters * 4];
+        b.UInt64(ShareId(partition, offset));
+        b.Byte((byte)'\t');
         b.Int64(partition);
         b.Byte((byte)'\t');
         b.Int64(offset);
@@ -193,6 +201,8 @@ internal sealed class InsertRowFormat : ShareRowFormat
     {
         Span<byte> name = stackalloc byte[WorkerNameMaxCharacters * 4];
         b.Byte((byte)'(');
+        b.UInt64(ShareId(partition, offset));
+        b.Byte((byte)',');
         b.Int64(partition);
         b.Byte((byte)',');
         b.Int64(offset);
