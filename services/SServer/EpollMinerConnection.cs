@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
 using PoolCluster.Networking;
 
 namespace PoolCluster.SServer;
@@ -88,6 +89,26 @@ public sealed class EpollMinerConnection : MinerConnection, IEpollHandler
     }
 
     public void OnEvents(EpollEvents events)
+    {
+        try
+        {
+            HandleEvents(events);
+        }
+        catch (Exception e)
+        {
+            Fail(e);
+        }
+    }
+
+    /// <summary>A bug in handling one miner ends that miner's connection, not the loop (and never leaves it half open).</summary>
+    private void Fail(Exception e)
+    {
+        Server.Logger.LogError(e, "session {Session:x8} from {Ip} failed", Session.SessionId, RemoteEndPoint.Address);
+        Close("internal error: " + e.Message);
+        Cleanup();
+    }
+
+    private void HandleEvents(EpollEvents events)
     {
         if (IsClosed)
         {
@@ -192,6 +213,18 @@ public sealed class EpollMinerConnection : MinerConnection, IEpollHandler
     }
 
     private void Resume()
+    {
+        try
+        {
+            ResumeReading();
+        }
+        catch (Exception e)
+        {
+            Fail(e);
+        }
+    }
+
+    private void ResumeReading()
     {
         if (IsClosed)
         {
