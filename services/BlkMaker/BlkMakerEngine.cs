@@ -266,9 +266,16 @@ public sealed class BlkMakerEngine : IDisposable
             }
         }
 
+        // A submit writes megabytes into its connection before its first await: started one after the other, the last
+        // node would wait for the others' writes (about a millisecond each). The others start on the thread pool first,
+        // the last one here, so every node's request goes out at once.
         var tasks = new Task<SubmitOutcome>[nodes.Length];
-        for (var i = 0; i < nodes.Length; i++)
-            tasks[i] = SendOne(i);
+        for (var i = 0; i < nodes.Length - 1; i++)
+        {
+            var node = i;
+            tasks[node] = Task.Run(() => SendOne(node));
+        }
+        tasks[^1] = SendOne(nodes.Length - 1);
         Status.Sent();
         return tasks;
     }
