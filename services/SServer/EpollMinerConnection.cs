@@ -55,15 +55,6 @@ public sealed class EpollMinerConnection : MinerConnection, IEpollHandler
         _fd = (int)socket.SafeHandle.DangerousGetHandle();
     }
 
-    public override int QueuedBytes
-    {
-        get
-        {
-            lock (this)
-                return _queueEnd - _queueStart;
-        }
-    }
-
     internal override bool HoldsReceiveBuffer => _carry != null;
 
     /// <summary>Hands the connection to its loop (from the accepting thread).</summary>
@@ -276,38 +267,20 @@ public sealed class EpollMinerConnection : MinerConnection, IEpollHandler
         return false;
     }
 
-    public override void Send(ReadOnlySpan<byte> data)
+    private protected override bool IsQueueingLocked => _queueEnd != _queueStart;
+
+    private protected override int QueuedBytesLocked => _queueEnd - _queueStart;
+
+    private protected override int SendNowLocked(ReadOnlySpan<byte> data, out string? error)
     {
-        if (data.IsEmpty)
-            return;
-        lock (this)
-        {
-            if (IsClosed)
-                return;
-            if (_queueEnd == _queueStart)
-            {
-                var sent = LinuxSockets.Send(_fd, data);
-                if (sent == data.Length)
-                    return;
-                if (sent < 0 && sent != -LinuxSockets.EAGAIN && sent != -LinuxSockets.EINTR)
-                {
-                    CloseLocked($"send failed: errno {-sent}");
-                    return;
-                }
-                data = data[Math.Max(sent, 0)..];
-            }
-            Enqueue(data);
-        }
+        var sent = LinuxSockets.Send(_fd, data);
+        error = sent >= 0 || sent == -LinuxSockets.EAGAIN || sent == -LinuxSockets.EINTR ? null : $"errno {-sent}";
+        return Math.Max(sent, 0);
     }
 
-    private void Enqueue(ReadOnlySpan<byte> data)
+    private protected override void QueueLocked(ReadOnlySpan<byte> data)
     {
         var queued = _queueEnd - _queueStart;
-        if (QueueOverflow(queued, data.Length) is { } overflow)
-        {
-            CloseLocked(overflow);
-            return;
-        }
         if (_queue == null || _queue.Length - _queueEnd < data.Length)
         {
             var target = _queue != null && _queue.Length >= queued + data.Length ? _queue : ArrayPool<byte>.Shared.Rent(Math.Max(4096, queued + data.Length));
@@ -370,28 +343,15 @@ public sealed class EpollMinerConnection : MinerConnection, IEpollHandler
         _loop.Modify(_registration, _fd, wanted);
     }
 
-    public override void CloseAfterSend(string reason)
+    private protected override void ShutdownSendAfterQueueLocked()
     {
-        lock (this)
-        {
-            if (IsClosed)
-                return;
-            RequestClose(reason);
-            Deadline = Server.Time.GetTimestamp() + 2 * Server.Time.TimestampFrequency;
-            if (_queueEnd > _queueStart)
-                _shutdownWhenSent = true;
-            else
-                LinuxSockets.Shutdown(_fd, LinuxSockets.SHUT_WR);
-        }
+        if (_queueEnd > _queueStart)
+            _shutdownWhenSent = true;
+        else
+            LinuxSockets.Shutdown(_fd, LinuxSockets.SHUT_WR);
     }
 
-    public override void Close(string reason)
-    {
-        lock (this)
-            CloseLocked(reason);
-    }
-
-    private void CloseLocked(string reason)
+    private protected override void CloseLocked(string reason)
     {
         if (!MarkClosed(reason))
             return;

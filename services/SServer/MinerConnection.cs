@@ -55,7 +55,14 @@ public abstract class MinerConnection
     public string CloseReason => _closeReason;
 
     /// <summary>Bytes waiting to be sent.</summary>
-    public abstract int QueuedBytes { get; }
+    public int QueuedBytes
+    {
+        get
+        {
+            lock (this)
+                return QueuedBytesLocked;
+        }
+    }
 
     /// <summary>Whether the connection holds a receive buffer of its own now (false for an idle connection).</summary>
     internal abstract bool HoldsReceiveBuffer { get; }
@@ -73,20 +80,79 @@ public abstract class MinerConnection
 
     /// <summary>
     /// Sends <paramref name="data"/> without ever blocking: straight to the socket, the rest (if the kernel's buffer is
-    /// full) queued. A client whose queue would pass the limit is disconnected. Messages from different threads never
-    /// interleave.
+    /// full, or bytes are already waiting) queued. A client whose queue would pass the limit is disconnected. Messages
+    /// from different threads never interleave (everything here is under <c>lock(this)</c>).
     /// </summary>
-    public abstract void Send(ReadOnlySpan<byte> data);
+    public void Send(ReadOnlySpan<byte> data)
+    {
+        if (data.IsEmpty)
+            return;
+        lock (this)
+        {
+            if (IsClosed)
+                return;
+            if (!IsQueueingLocked)
+            {
+                var sent = SendNowLocked(data, out var error);
+                if (error != null)
+                {
+                    CloseLocked("send failed: " + error);
+                    return;
+                }
+                if (sent == data.Length)
+                    return;
+                data = data[sent..];
+            }
+            if (QueueOverflow(QueuedBytesLocked, data.Length) is { } overflow)
+            {
+                CloseLocked(overflow);
+                return;
+            }
+            QueueLocked(data);
+        }
+    }
+
+    /// <summary>Bytes are waiting to be sent (or the transport cannot write directly): new bytes go behind them.</summary>
+    private protected abstract bool IsQueueingLocked { get; }
+
+    /// <summary>Bytes waiting to be sent.</summary>
+    private protected abstract int QueuedBytesLocked { get; }
+
+    /// <summary>Hands <paramref name="data"/> to the kernel without blocking: how much it took (0 when its buffer is full), or an error.</summary>
+    private protected abstract int SendNowLocked(ReadOnlySpan<byte> data, out string? error);
+
+    /// <summary>Queues <paramref name="data"/> (it fits the limit) and makes sure it will be written.</summary>
+    private protected abstract void QueueLocked(ReadOnlySpan<byte> data);
+
+    /// <summary>Closes now (the caller holds the lock). Idempotent.</summary>
+    private protected abstract void CloseLocked(string reason);
 
     /// <summary>Closes now. Idempotent, from any thread.</summary>
-    public abstract void Close(string reason);
+    public void Close(string reason)
+    {
+        lock (this)
+            CloseLocked(reason);
+    }
 
     /// <summary>
     /// Closes after what is queued has been sent, for a close decided outside the receive loop (a broadcast asking
     /// the miner to reconnect): the send side is shut down (the miner reads the last message, then end of stream)
     /// and the housekeeping timer closes the rest if the miner lingers.
     /// </summary>
-    public abstract void CloseAfterSend(string reason);
+    public void CloseAfterSend(string reason)
+    {
+        lock (this)
+        {
+            if (IsClosed)
+                return;
+            RequestClose(reason);
+            Deadline = Server.Time.GetTimestamp() + 2 * Server.Time.TimestampFrequency;
+            ShutdownSendAfterQueueLocked();
+        }
+    }
+
+    /// <summary>Shuts the send side down once the queued bytes are written (now, when none are).</summary>
+    private protected abstract void ShutdownSendAfterQueueLocked();
 
     /// <summary>Closes once the current lines are answered and sent (decided while handling a line).</summary>
     public void RequestClose(string reason)
@@ -103,7 +169,7 @@ public abstract class MinerConnection
     /// Null when <paramref name="adding"/> more bytes fit the send queue; otherwise the slow client is counted and the
     /// reason to close it returned: a client that does not read is dropped, never buffered without bound.
     /// </summary>
-    private protected string? QueueOverflow(int queued, int adding)
+    private string? QueueOverflow(int queued, int adding)
     {
         var limit = Server.Options.Limits.MaxSendQueueBytes;
         if (queued + adding <= limit)

@@ -39,15 +39,6 @@ public sealed class StreamMinerConnection : MinerConnection
         _socket = socket;
     }
 
-    public override int QueuedBytes
-    {
-        get
-        {
-            lock (this)
-                return _fillingCount + _inFlight;
-        }
-    }
-
     internal override bool HoldsReceiveBuffer => _receive != null;
 
     internal async Task RunAsync()
@@ -138,48 +129,35 @@ public sealed class StreamMinerConnection : MinerConnection
         }
     }
 
-    public override void Send(ReadOnlySpan<byte> data)
+    private protected override bool IsQueueingLocked => _flushing || _tls != null;
+
+    private protected override int QueuedBytesLocked => _fillingCount + _inFlight;
+
+    private protected override int SendNowLocked(ReadOnlySpan<byte> data, out string? error)
     {
-        if (data.IsEmpty)
-            return;
-        lock (this)
+        var sent = _socket.Send(data, SocketFlags.None, out var status);
+        error = status is SocketError.Success or SocketError.WouldBlock ? null : status.ToString();
+        return Math.Max(sent, 0);
+    }
+
+    private protected override void QueueLocked(ReadOnlySpan<byte> data)
+    {
+        if (_filling == null || _filling.Length - _fillingCount < data.Length)
         {
-            if (IsClosed)
-                return;
-            if (!_flushing && _tls == null)
+            var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(4096, _fillingCount + data.Length));
+            if (_filling != null)
             {
-                var sent = _socket.Send(data, SocketFlags.None, out var error);
-                if (error == SocketError.Success && sent == data.Length)
-                    return;
-                if (error is not (SocketError.Success or SocketError.WouldBlock))
-                {
-                    CloseLocked("send failed: " + error);
-                    return;
-                }
-                data = data[Math.Max(sent, 0)..];
+                Buffer.BlockCopy(_filling, 0, bigger, 0, _fillingCount);
+                ArrayPool<byte>.Shared.Return(_filling);
             }
-            if (QueueOverflow(_fillingCount + _inFlight, data.Length) is { } overflow)
-            {
-                CloseLocked(overflow);
-                return;
-            }
-            if (_filling == null || _filling.Length - _fillingCount < data.Length)
-            {
-                var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(4096, _fillingCount + data.Length));
-                if (_filling != null)
-                {
-                    Buffer.BlockCopy(_filling, 0, bigger, 0, _fillingCount);
-                    ArrayPool<byte>.Shared.Return(_filling);
-                }
-                _filling = bigger;
-            }
-            data.CopyTo(_filling.AsSpan(_fillingCount));
-            _fillingCount += data.Length;
-            if (!_flushing)
-            {
-                _flushing = true;
-                _ = FlushAsync();
-            }
+            _filling = bigger;
+        }
+        data.CopyTo(_filling.AsSpan(_fillingCount));
+        _fillingCount += data.Length;
+        if (!_flushing)
+        {
+            _flushing = true;
+            _ = FlushAsync();
         }
     }
 
@@ -254,19 +232,12 @@ public sealed class StreamMinerConnection : MinerConnection
         return wait.WaitAsync(timeout).ContinueWith(_ => { }, TaskScheduler.Default);
     }
 
-    public override void CloseAfterSend(string reason)
+    private protected override void ShutdownSendAfterQueueLocked()
     {
-        lock (this)
-        {
-            if (IsClosed)
-                return;
-            RequestClose(reason);
-            Deadline = Server.Time.GetTimestamp() + 2 * Server.Time.TimestampFrequency;
-            if (_flushing)
-                _shutdownAfterFlush = true;
-            else
-                ShutdownSendLocked();
-        }
+        if (_flushing)
+            _shutdownAfterFlush = true;
+        else
+            ShutdownSendLocked();
     }
 
     private void ShutdownSendLocked()
@@ -280,14 +251,7 @@ public sealed class StreamMinerConnection : MinerConnection
         }
     }
 
-    /// <summary>Closes now: the receive loop ends and cleans up.</summary>
-    public override void Close(string reason)
-    {
-        lock (this)
-            CloseLocked(reason);
-    }
-
-    private void CloseLocked(string reason)
+    private protected override void CloseLocked(string reason)
     {
         if (!MarkClosed(reason))
             return;
