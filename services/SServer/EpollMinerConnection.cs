@@ -306,16 +306,14 @@ public sealed class EpollMinerConnection : MinerConnection, IEpollHandler
         {
             while (!IsClosed && _queueEnd > _queueStart)
             {
-                var sent = LinuxSockets.Send(_fd, _queue.AsSpan(_queueStart, _queueEnd - _queueStart));
-                if (sent == -LinuxSockets.EAGAIN)
-                    return;
-                if (sent == -LinuxSockets.EINTR)
-                    continue;
-                if (sent < 0)
+                var sent = SendNowLocked(_queue.AsSpan(_queueStart, _queueEnd - _queueStart), out var error);
+                if (error != null)
                 {
-                    CloseLocked($"send failed: errno {-sent}");
+                    CloseLocked("send failed: " + error);
                     return;
                 }
+                if (sent == 0)
+                    return; // the kernel's buffer is full (or a signal came): epoll says writable again
                 _queueStart += sent;
             }
             ReturnQueueLocked();

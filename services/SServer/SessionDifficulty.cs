@@ -37,17 +37,18 @@ public sealed class SessionDifficulty
         private SentDifficulty _first;
     }
 
-    // Vardiff hands out powers of two, so a few dozen difficulties serve every connection: their targets (BigInteger
-    // arithmetic, about a microsecond) are computed once, not per connection per broadcast. Bounded for d= values.
-    private static readonly ConcurrentDictionary<double, Target> s_targets = new();
-    private const int MaxCachedTargets = 4096;
-
     private readonly VarDiffController _controller;
+    private readonly DifficultyTargets _targets;
     private History _history;
     private int _count;
     private int _newest = -1;
 
-    public SessionDifficulty(VarDiffOptions options, TimeSpan now) => _controller = new VarDiffController(options, now);
+    /// <param name="targets">The server's shared targets (one per difficulty); null: this connection computes its own.</param>
+    public SessionDifficulty(VarDiffOptions options, TimeSpan now, DifficultyTargets? targets = null)
+    {
+        _controller = new VarDiffController(options, now);
+        _targets = targets ?? new DifficultyTargets();
+    }
 
     /// <summary>The difficulty the next job will carry.</summary>
     public double Current => _controller.Difficulty;
@@ -80,18 +81,8 @@ public sealed class SessionDifficulty
         if (_count > 0 && _history[_newest].Difficulty == difficulty)
             return;
         _newest = (_newest + 1) % HistoryLength;
-        _history[_newest] = new SentDifficulty { FromSeq = seq, Difficulty = difficulty, Target = TargetOf(difficulty) };
+        _history[_newest] = new SentDifficulty { FromSeq = seq, Difficulty = difficulty, Target = _targets.For(difficulty) };
         _count = Math.Min(_count + 1, HistoryLength);
-    }
-
-    private static Target TargetOf(double difficulty)
-    {
-        if (s_targets.TryGetValue(difficulty, out var target))
-            return target;
-        target = Target.FromDifficulty(difficulty);
-        if (s_targets.Count < MaxCachedTargets)
-            s_targets.TryAdd(difficulty, target);
-        return target;
     }
 
     /// <summary>The difficulty (and target) job entry <paramref name="seq"/> was sent with; false before any job.</summary>
@@ -111,5 +102,26 @@ public sealed class SessionDifficulty
         difficulty = 0;
         target = default;
         return false;
+    }
+}
+
+/// <summary>
+/// Share targets by difficulty, shared by a server's connections. Vardiff hands out powers of two, so a few dozen
+/// difficulties serve every connection: their targets (BigInteger arithmetic, about a microsecond) are computed once,
+/// not per connection per broadcast. Bounded, so arbitrary d= values cannot grow it forever. Thread-safe.
+/// </summary>
+public sealed class DifficultyTargets
+{
+    private const int MaxCached = 4096;
+    private readonly ConcurrentDictionary<double, Target> _targets = new();
+
+    public Target For(double difficulty)
+    {
+        if (_targets.TryGetValue(difficulty, out var target))
+            return target;
+        target = Target.FromDifficulty(difficulty);
+        if (_targets.Count < MaxCached)
+            _targets.TryAdd(difficulty, target);
+        return target;
     }
 }

@@ -59,6 +59,9 @@ public sealed class StratumServer : IAsyncDisposable
 
     public StratumOptions Options { get; }
     public VarDiffOptions VarDiff { get; }
+
+    /// <summary>Share targets by difficulty, computed once for all connections.</summary>
+    public DifficultyTargets DifficultyTargets { get; } = new();
     public UserResolver Users { get; }
     public JobRepository Jobs { get; }
     public ShareValidator Validator { get; }

@@ -231,7 +231,7 @@ public sealed class StratumSession
         ArrayBufferWriter<byte> output, long now)
     {
         var time = _server.ToTimeSpan(now);
-        var difficulty = new SessionDifficulty(_server.VarDiff, time);
+        var difficulty = new SessionDifficulty(_server.VarDiff, time, _server.DifficultyTargets);
         if (_suggestedMinimum is { } minimum)
             difficulty.Controller.SetMinimumDifficulty(minimum);
         if (_suggestedDifficulty is { } suggested)
