@@ -5,18 +5,29 @@ using System.Runtime.InteropServices;
 
 namespace PoolCluster.StatsHttpd.Aggregation;
 
+/// <summary>A bucket that can say what it adds to a window's totals.</summary>
+internal interface IWindowBucket
+{
+    WindowTotals Totals { get; }
+}
+
 /// <summary>One second of one entity's shares: what the 1-minute window needs.</summary>
-internal struct SecondBucket
+internal struct SecondBucket : IWindowBucket
 {
     public double Accept;
     public double Stale;
     public double Reject;
     public int AcceptCount;
+
+    /// <summary>Second buckets keep no stale/reject counts (the 1-minute window reports difficulty only).</summary>
+    public readonly WindowTotals Totals => new(Accept, Stale, Reject, AcceptCount, 0, 0);
 }
 
 /// <summary>One minute of one entity's shares: the 5 min / 15 min / 1 h windows and the Redis per-minute hashes.</summary>
-internal struct MinuteBucket
+internal struct MinuteBucket : IWindowBucket
 {
+    public readonly WindowTotals Totals => new(Accept, Stale, Reject, AcceptCount, StaleCount, RejectCount);
+
     public double Accept;
     public double Stale;
     public double Reject;
@@ -33,8 +44,10 @@ internal struct MinuteBucket
 }
 
 /// <summary>One hour or one day of one entity's shares: the 1-day window and btcpool's stats_*_hour/day rows.</summary>
-internal struct PeriodBucket
+internal struct PeriodBucket : IWindowBucket
 {
+    public readonly WindowTotals Totals => new(Accept, Stale, Reject, AcceptCount, StaleCount, RejectCount);
+
     public double Accept;
     public double Stale;
     public double Reject;

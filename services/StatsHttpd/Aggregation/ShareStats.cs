@@ -258,58 +258,34 @@ public sealed class ShareStats
     /// <summary>Totals over <paramref name="window"/> ending at <paramref name="nowSeconds"/> (see <see cref="StatsWindow"/>).</summary>
     internal WindowTotals TotalsLocked(StatsWindow window, long nowSeconds)
     {
-        double accept = 0, stale = 0, reject = 0;
-        long acceptCount = 0, staleCount = 0, rejectCount = 0;
         switch (window)
         {
             case StatsWindow.OneMinute:
-                for (var second = nowSeconds - 59; second <= nowSeconds; second++)
-                {
-                    var b = seconds.Get(second, out var found);
-                    if (!found)
-                        continue;
-                    accept += b.Accept;
-                    stale += b.Stale;
-                    reject += b.Reject;
-                    acceptCount += b.AcceptCount;
-                }
-                // The second buckets keep no stale/reject counts (the 1-minute window reports difficulty only).
-                return new WindowTotals(accept, stale, reject, acceptCount, 0, 0);
+                return Sum(in seconds, nowSeconds - 59, nowSeconds + 1);
             case StatsWindow.OneDay:
             {
                 var currentHour = TimeKeys.FloorDiv(nowSeconds, 3600);
-                for (var hour = currentHour - 24; hour < currentHour; hour++)
-                {
-                    var b = hours.Get(hour, out var found);
-                    if (!found)
-                        continue;
-                    accept += b.Accept;
-                    stale += b.Stale;
-                    reject += b.Reject;
-                    acceptCount += b.AcceptCount;
-                    staleCount += b.StaleCount;
-                    rejectCount += b.RejectCount;
-                }
-                return new WindowTotals(accept, stale, reject, acceptCount, staleCount, rejectCount);
+                return Sum(in hours, currentHour - 24, currentHour);
             }
             default:
             {
                 var currentMinute = TimeKeys.FloorDiv(nowSeconds, 60);
-                for (var minute = currentMinute - window.Seconds() / 60; minute < currentMinute; minute++)
-                {
-                    var b = minutes.Get(minute, out var found);
-                    if (!found)
-                        continue;
-                    accept += b.Accept;
-                    stale += b.Stale;
-                    reject += b.Reject;
-                    acceptCount += b.AcceptCount;
-                    staleCount += b.StaleCount;
-                    rejectCount += b.RejectCount;
-                }
-                return new WindowTotals(accept, stale, reject, acceptCount, staleCount, rejectCount);
+                return Sum(in minutes, currentMinute - window.Seconds() / 60, currentMinute);
             }
         }
+    }
+
+    /// <summary>The totals of the buckets <paramref name="from"/> to <paramref name="to"/> (exclusive) that the ring still holds.</summary>
+    private static WindowTotals Sum<T>(in BucketRing<T> ring, long from, long to) where T : struct, IWindowBucket
+    {
+        var totals = default(WindowTotals);
+        for (var index = from; index < to; index++)
+        {
+            var bucket = ring.Get(index, out var found);
+            if (found)
+                totals += bucket.Totals;
+        }
+        return totals;
     }
 
     /// <summary>
