@@ -58,7 +58,7 @@ public sealed class EpollMinerConnection : MinerConnection, IEpollHandler
     internal override bool HoldsReceiveBuffer => _carry != null;
 
     /// <summary>Hands the connection to its loop (from the accepting thread).</summary>
-    internal void Start() => _loop.Post(static state => ((EpollMinerConnection)state!).Register(), this);
+    internal override void Start() => _loop.Post(static state => ((EpollMinerConnection)state!).Register(), this);
 
     private void Register()
     {

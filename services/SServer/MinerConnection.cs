@@ -189,6 +189,9 @@ public abstract class MinerConnection
 
     private protected string CloseReasonOr(string fallback) => _closeReason.Length > 0 ? _closeReason : fallback;
 
+    /// <summary>Starts serving the connection (from the accepting thread; returns at once).</summary>
+    internal abstract void Start();
+
     /// <summary>Called once the socket is set up: the session starts now, or after the PROXY header.</summary>
     private protected void OnStarted()
     {

@@ -133,20 +133,12 @@ public sealed class StratumServer : IAsyncDisposable
         if (!tls)
             socket.Blocking = false; // sends go to the kernel without ever blocking a thread; what it refuses is queued
         var admittedAs = Options.ProxyProtocol ? null : remote.Address;
-        if (!tls && _loops.Length > 0)
-        {
-            var connection = new EpollMinerConnection(this, _loops[sessionId % (uint)_loops.Length], socket, remote, sessionId, admittedAs);
-            _sessions[sessionId] = connection.Session;
-            Counters.ConnectionOpened();
-            connection.Start();
-        }
-        else
-        {
-            var connection = new StreamMinerConnection(this, socket, remote, sessionId, tls, admittedAs);
-            _sessions[sessionId] = connection.Session;
-            Counters.ConnectionOpened();
-            _ = connection.RunAsync();
-        }
+        MinerConnection connection = !tls && _loops.Length > 0
+            ? new EpollMinerConnection(this, _loops[sessionId % (uint)_loops.Length], socket, remote, sessionId, admittedAs)
+            : new StreamMinerConnection(this, socket, remote, sessionId, tls, admittedAs);
+        _sessions[sessionId] = connection.Session;
+        Counters.ConnectionOpened();
+        connection.Start();
     }
 
     /// <summary>The epoll loops plain connections run on (none with IoEngine Sockets, or where epoll is not available).</summary>
@@ -191,13 +183,14 @@ public sealed class StratumServer : IAsyncDisposable
         var parts = sessions.Length < 512 ? 1 : Environment.ProcessorCount;
         Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts },
             part => SendToPart(sessions, part, parts, entry, clean, now, started, sentAt));
+        var level = clean ? LogLevel.Information : LogLevel.Debug;
+        if (!Logger.IsEnabled(level))
+            return;
         var times = sentAt.Where(t => t > 0).Order().ToArray();
         var sent = times.Length;
-        var level = clean ? LogLevel.Information : LogLevel.Debug;
-        if (Logger.IsEnabled(level))
-            Logger.Log(level, "job {JobId} (wire id {WireId}, height {Height}, clean={Clean}) sent to {Sessions} sessions in {Ms:0.0} ms (p50 {P50:0.0} ms, p99 {P99:0.0} ms)",
-                entry.Job.JobId, entry.WireId, entry.Job.Height, clean, sent, Stopwatch.GetElapsedTime(started).TotalMilliseconds,
-                Percentile(times, 0.50), Percentile(times, 0.99));
+        Logger.Log(level, "job {JobId} (wire id {WireId}, height {Height}, clean={Clean}) sent to {Sessions} sessions in {Ms:0.0} ms (p50 {P50:0.0} ms, p99 {P99:0.0} ms)",
+            entry.Job.JobId, entry.WireId, entry.Job.Height, clean, sent, Stopwatch.GetElapsedTime(started).TotalMilliseconds,
+            Percentile(times, 0.50), Percentile(times, 0.99));
     }
 
     /// <summary>

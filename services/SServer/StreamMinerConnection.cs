@@ -41,7 +41,9 @@ public sealed class StreamMinerConnection : MinerConnection
 
     internal override bool HoldsReceiveBuffer => _receive != null;
 
-    internal async Task RunAsync()
+    internal override void Start() => _ = RunAsync();
+
+    private async Task RunAsync()
     {
         try
         {
