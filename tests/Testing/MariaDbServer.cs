@@ -108,14 +108,20 @@ public sealed class MariaDbServer : LocalTestServer
     private protected override void Prepare()
     {
         MariaDbTemplate.CopyTo(DataDirectory);
+        Directory.CreateDirectory(TempDirectory);
         File.WriteAllText(Path.Combine(RootDirectory, "init.sql"), InitSql());
     }
+
+    private string TempDirectory => Path.Combine(RootDirectory, "tmp");
 
     private protected override IReadOnlyList<string> Arguments() =>
     [
         // --no-defaults must come first: nothing from /etc/mysql may leak in.
         "--no-defaults",
         $"--datadir={DataDirectory}",
+        // Its own temporary directory: servers of test assemblies running side by side never touch each other's
+        // temporary tables (one failed with "Error on delete of '/tmp/#sql-temptable-...'" when all shared /tmp).
+        $"--tmpdir={TempDirectory}",
         $"--socket={SocketPath}",
         $"--pid-file={Path.Combine(RootDirectory, "mariadbd.pid")}",
         $"--log-error={ErrorLogPath}",
