@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using Confluent.Kafka;
 using Google.Protobuf;
@@ -18,14 +19,18 @@ namespace PoolCluster.SServer;
 /// (<see cref="SServerCounters.OutputsDropped"/>) and logged, never dropped silently.
 /// </para>
 /// <para>
+/// That thread serializes each message into one reused buffer and copies it into librdkafka with a
+/// <see cref="NativeProducer"/> (one native call, no per-message objects); the same thread serves the delivery reports.
+/// </para>
+/// <para>
 /// A SolvedShare goes straight to a durable producer (acks from all replicas, no batching delay) and
 /// <see cref="PublishSolvedAsync"/> completes when Kafka has it: the session answers the miner only then.
 /// </para>
 /// </summary>
 public sealed class ShareSink : IDisposable
 {
-    private readonly PoolProducer<int, Share>? _shares;
-    private readonly PoolProducer<int, WorkerEvent>? _events;
+    private readonly NativeProducer? _shares;
+    private readonly NativeProducer? _events;
     private readonly PoolProducer<Null, SolvedShare>? _solved;
     private readonly ConcurrentQueue<IMessage> _queue = new();
     private readonly ManualResetEventSlim _wake = new(false);
@@ -37,6 +42,7 @@ public sealed class ShareSink : IDisposable
     private int _queued;
     private int _sleeping;
     private long _lastDropLogAt;
+    private byte[] _valueBuffer = new byte[1024];
 
     /// <param name="kafka">Null for a server without Kafka (tests of the protocol alone): messages are only counted.</param>
     public ShareSink(KafkaOptions? kafka, int capacity, SServerCounters counters, ILogger logger, ILoggerFactory? loggerFactory = null)
@@ -47,10 +53,8 @@ public sealed class ShareSink : IDisposable
         _logger = logger;
         if (kafka == null)
             return;
-        _shares = new PoolProducer<int, Share>(kafka, TopicManifest.Share, ProducerMode.Throughput,
-            loggerFactory?.CreateLogger("PoolCluster.SServer.ShareProducer"));
-        _events = new PoolProducer<int, WorkerEvent>(kafka, TopicManifest.WorkerEvent, ProducerMode.Throughput,
-            loggerFactory?.CreateLogger("PoolCluster.SServer.WorkerEventProducer"));
+        _shares = new NativeProducer(kafka, TopicManifest.Share, loggerFactory?.CreateLogger("PoolCluster.SServer.ShareProducer"));
+        _events = new NativeProducer(kafka, TopicManifest.WorkerEvent, loggerFactory?.CreateLogger("PoolCluster.SServer.WorkerEventProducer"));
         _solved = new PoolProducer<Null, SolvedShare>(kafka, TopicManifest.SolvedShare, ProducerMode.Durable,
             loggerFactory?.CreateLogger("PoolCluster.SServer.SolvedShareProducer"));
         _thread = new Thread(Run) { IsBackground = true, Name = "sserver-kafka-out" };
@@ -120,6 +124,9 @@ public sealed class ShareSink : IDisposable
                 Interlocked.Decrement(ref _queued);
                 Produce(message);
             }
+            // Delivery reports (and librdkafka's log lines) are served here, between batches.
+            _shares!.Poll(0);
+            _events!.Poll(0);
             if (_stopping)
                 return;
             _wake.Reset();
@@ -141,37 +148,51 @@ public sealed class ShareSink : IDisposable
 
     private void Produce(IMessage message)
     {
+        var (producer, userId) = message switch
+        {
+            Share share => (_shares!, share.UserId),
+            WorkerEvent workerEvent => (_events!, workerEvent.UserId),
+            _ => (null, 0),
+        };
+        if (producer == null)
+            return;
+        var size = message.CalculateSize();
+        if (size > _valueBuffer.Length)
+            _valueBuffer = new byte[Math.Max(size, 2 * _valueBuffer.Length)];
+        var value = _valueBuffer.AsSpan(0, size);
+        message.WriteTo(value);
+        // The bytes Confluent.Kafka's Int32 serializer writes for the other producers of these topics: the same key
+        // goes to the same partition, so a user's shares stay in order.
+        Span<byte> key = stackalloc byte[4];
+        BinaryPrimitives.WriteInt32BigEndian(key, userId);
         // librdkafka's queue full (cluster away long enough to fill it): keep this message and retry, so the
         // messages behind it pile up in our bounded queue, where overflow is counted.
-        while (true)
+        var fullSince = 0L;
+        try
         {
-            try
+            while (producer.Produce(key, value) == ProduceResult.QueueFull)
             {
-                switch (message)
+                var now = Environment.TickCount64;
+                if (fullSince == 0)
                 {
-                    case Share share:
-                        _shares!.Produce(share.UserId, share, queueFullWait: TimeSpan.FromMilliseconds(500));
-                        return;
-                    case WorkerEvent workerEvent:
-                        _events!.Produce(workerEvent.UserId, workerEvent, queueFullWait: TimeSpan.FromMilliseconds(500));
-                        return;
-                    default:
-                        return;
+                    fullSince = now;
                 }
+                else if (now - fullSince >= 500)
+                {
+                    if (_stopping)
+                    {
+                        Dropped(message, "Kafka's queue stayed full while stopping");
+                        return;
+                    }
+                    LogBackpressure($"librdkafka's queue for {producer.Topic} is full: is the cluster reachable?");
+                    fullSince = now;
+                }
+                producer.Poll(10);
             }
-            catch (ProduceException<int, Share> e) when (e.Error.Code == ErrorCode.Local_QueueFull && !_stopping)
-            {
-                LogBackpressure(e.Error.Reason);
-            }
-            catch (ProduceException<int, WorkerEvent> e) when (e.Error.Code == ErrorCode.Local_QueueFull && !_stopping)
-            {
-                LogBackpressure(e.Error.Reason);
-            }
-            catch (Exception e) when (e is KafkaException or ArgumentException or InvalidOperationException)
-            {
-                Dropped(message, e.Message);
-                return;
-            }
+        }
+        catch (KafkaException e)
+        {
+            Dropped(message, e.Message);
         }
     }
 

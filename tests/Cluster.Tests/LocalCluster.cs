@@ -65,6 +65,26 @@ public sealed class LocalCluster : IDisposable
         return text.ToString();
     }
 
+    /// <summary>Every warning, error and critical line of every service log (the first 40 per log).</summary>
+    public string Warnings()
+    {
+        var text = new StringBuilder();
+        var logs = Path.Combine(RunDir, "logs");
+        if (!Directory.Exists(logs))
+            return "";
+        foreach (var file in Directory.GetFiles(logs, "*.log").Order())
+        {
+            var lines = File.ReadLines(file).Where(l => l.Contains(" warn: ") || l.Contains(" fail: ") || l.Contains(" crit: "))
+                .Where(l => !l.Contains("AUTOCREATE") && !l.Contains(">>>> block found")).Take(40).ToList();
+            if (lines.Count == 0)
+                continue;
+            text.AppendLine($"--- {Path.GetFileName(file)} (warnings) ---");
+            foreach (var line in lines)
+                text.AppendLine(line.Length > 600 ? line[..600] : line);
+        }
+        return text.ToString();
+    }
+
     public void Dispose()
     {
         RunScript("install/down.sh", TimeSpan.FromMinutes(2), "--run-dir", RunDir);

@@ -33,10 +33,13 @@ public sealed class WholePoolTests(ITestOutputHelper output)
         {
             await Run(cluster);
         }
-        catch
+        catch (Exception e)
         {
             output.WriteLine(cluster.UpOutput);
             output.WriteLine(cluster.Logs());
+            // Repeated last: a CI excerpt shows the tail of the output, and this is what it needs to show.
+            output.WriteLine(cluster.Warnings());
+            output.WriteLine($"FAILED: {e.GetType().Name}: {e.Message}");
             throw;
         }
     }

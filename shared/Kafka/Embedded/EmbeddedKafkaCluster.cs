@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using PoolCluster.Topics;
 using static PoolCluster.Kafka.Embedded.MockClusterNative;
+using static PoolCluster.Kafka.Librdkafka;
 
 namespace PoolCluster.Kafka.Embedded;
 
@@ -60,11 +61,11 @@ public sealed class EmbeddedKafkaCluster : IDisposable
         var conf = rd_kafka_conf_new();
         try
         {
-            Set(conf, "client.id", "poolcluster-embedded-kafka", errstr);
-            Set(conf, "log_level", logLevel.ToString(System.Globalization.CultureInfo.InvariantCulture), errstr);
+            SetConf(conf, "client.id", "poolcluster-embedded-kafka");
+            SetConf(conf, "log_level", logLevel.ToString(System.Globalization.CultureInfo.InvariantCulture));
             // The mock brokers reject requests larger than their handle's receive.message.max.bytes: room for several
             // 20 MB templates in one produce request.
-            Set(conf, "receive.message.max.bytes", "500000000", errstr);
+            SetConf(conf, "receive.message.max.bytes", "500000000");
         }
         catch
         {
@@ -156,11 +157,5 @@ public sealed class EmbeddedKafkaCluster : IDisposable
             rd_kafka_destroy(handle);
             handle = 0;
         }
-    }
-
-    private static void Set(nint conf, string name, string value, byte[] errstr)
-    {
-        if (rd_kafka_conf_set(conf, name, value, errstr, (nuint)errstr.Length) != ConfOk)
-            throw new InvalidOperationException($"librdkafka rejected {name}={value}: {CString(errstr)}");
     }
 }
