@@ -24,6 +24,9 @@ public sealed class SessionDifficulty
 {
     public const int HistoryLength = 4;
 
+    /// <summary>How often shares re-judge the difficulty (each job re-judges too).</summary>
+    public static readonly TimeSpan ShareJudgeInterval = TimeSpan.FromSeconds(1);
+
     private struct SentDifficulty
     {
         public long FromSeq;
@@ -42,6 +45,7 @@ public sealed class SessionDifficulty
     private History _history;
     private int _count;
     private int _newest = -1;
+    private TimeSpan? _lastJudged;
 
     /// <param name="targets">The server's shared targets (one per difficulty); null: this connection computes its own.</param>
     public SessionDifficulty(VarDiffOptions options, TimeSpan now, DifficultyTargets? targets = null)
@@ -60,10 +64,17 @@ public sealed class SessionDifficulty
 
     public VarDiffController Controller => _controller;
 
-    /// <summary>Counts a share that proved work at its job's difficulty and re-judges the rate.</summary>
+    /// <summary>
+    /// Counts a share that proved work at its job's difficulty and re-judges the rate, at most once per
+    /// <see cref="ShareJudgeInterval"/>: a new difficulty only goes out with the next job, which judges again anyway
+    /// (<see cref="TakeChangeForNextJob"/>), so judging every share of a fast connection would only cost CPU.
+    /// </summary>
     public void RecordShare(double jobDifficulty, TimeSpan now)
     {
         _controller.RecordShare(jobDifficulty, now);
+        if (_lastJudged is { } last && now - last < ShareJudgeInterval)
+            return;
+        _lastJudged = now;
         _controller.TryRetarget(now, out _);
     }
 

@@ -30,6 +30,7 @@ public sealed class StratumServer : IAsyncDisposable
     private readonly double _timeSpanTicksPerTimestamp;
     private EpollLoop[] _loops = [];
     private ShareSink? _sink;
+    private WallClockAnchor _wallClock;
     private Task? _housekeeping;
     private int _stopped;
 
@@ -45,6 +46,7 @@ public sealed class StratumServer : IAsyncDisposable
         Logger = loggerFactory.CreateLogger("PoolCluster.SServer");
         Time = time ?? TimeProvider.System;
         _timeSpanTicksPerTimestamp = TimeSpan.TicksPerSecond / (double)Time.TimestampFrequency;
+        _wallClock = new WallClockAnchor(Time.GetUtcNow().ToUnixTimeMilliseconds(), Time.GetTimestamp());
         PoolVersionMask = options.ParsedVersionRollingMask;
         Counters = new SServerCounters();
         Gate = new ConnectionGate(options.Limits, options.Ban, Counters, Logger, Time.TimestampFrequency);
@@ -210,6 +212,18 @@ public sealed class StratumServer : IAsyncDisposable
 
     internal TimeSpan ToTimeSpan(long timestamp) => TimeSpan.FromTicks((long)(timestamp * _timeSpanTicksPerTimestamp));
 
+    /// <summary>
+    /// The wall-clock time (Unix ms) of a <see cref="TimeProvider.GetTimestamp"/> value, from an anchor housekeeping
+    /// re-takes twice a second: shares are stamped with the time their read began, without a clock read each.
+    /// </summary>
+    internal long ToUnixMs(long timestamp)
+    {
+        var anchor = Volatile.Read(ref _wallClock);
+        return anchor.UnixMs + (timestamp - anchor.Timestamp) * 1000 / Time.TimestampFrequency;
+    }
+
+    private sealed record WallClockAnchor(long UnixMs, long Timestamp);
+
     private async Task HousekeepingAsync(CancellationToken stopping)
     {
         using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(500), Time);
@@ -219,6 +233,7 @@ public sealed class StratumServer : IAsyncDisposable
             while (await timer.WaitForNextTickAsync(stopping).ConfigureAwait(false))
             {
                 var now = Time.GetTimestamp();
+                Volatile.Write(ref _wallClock, new WallClockAnchor(Time.GetUtcNow().ToUnixTimeMilliseconds(), now));
                 // Enumerating the dictionary itself: no snapshot of 15,000 sessions twice a second.
                 foreach (var (_, session) in _sessions)
                 {

@@ -321,7 +321,7 @@ public sealed class StratumSession
         }
 
         var judgement = _server.Validator.Judge(this, in submit);
-        var share = BuildShare(in judgement, in submit);
+        var share = BuildShare(in judgement, in submit, now);
         if (judgement.Status == ShareStatus.Solved)
         {
             _difficulty!.RecordShare(judgement.Difficulty, _server.ToTimeSpan(now));
@@ -367,7 +367,7 @@ public sealed class StratumSession
     private void Rejected(ShareStatus status, Share? share, long now)
     {
         _server.Counters.ShareRejected();
-        _server.Sink.Submit(share ?? BuildShareWithoutJob(status));
+        _server.Sink.Submit(share ?? BuildShareWithoutJob(status, now));
         // Stale shares follow every new block; they say nothing about the miner.
         var limit = _server.Options.Ban.MaxInvalidSharesPerMinute;
         if (status == ShareStatus.JobNotFound || limit == 0)
@@ -385,12 +385,12 @@ public sealed class StratumSession
         }
     }
 
-    private Share BuildShare(in ShareJudgement judgement, in SubmitRequest submit)
+    private Share BuildShare(in ShareJudgement judgement, in SubmitRequest submit, long now)
     {
         var job = judgement.Entry?.Job;
         Span<byte> extranonce2 = stackalloc byte[StratumRequestParams.MaxExtranonce2Size];
         submit.WriteExtranonce2(extranonce2);
-        var share = NewShare(judgement.Status, judgement.Difficulty > 0 ? judgement.Difficulty : _difficulty?.LastSent ?? 0);
+        var share = NewShare(judgement.Status, judgement.Difficulty > 0 ? judgement.Difficulty : _difficulty?.LastSent ?? 0, now);
         share.JobId = job?.JobId ?? 0;
         share.NetworkDifficulty = job?.NetworkDifficulty ?? 0;
         share.Height = job?.Height ?? 0;
@@ -407,9 +407,9 @@ public sealed class StratumSession
         return share;
     }
 
-    private Share BuildShareWithoutJob(ShareStatus status) => NewShare(status, _difficulty?.LastSent ?? 0);
+    private Share BuildShareWithoutJob(ShareStatus status, long now) => NewShare(status, _difficulty?.LastSent ?? 0, now);
 
-    private Share NewShare(ShareStatus status, double difficulty) => new()
+    private Share NewShare(ShareStatus status, double difficulty, long now) => new()
     {
         UserId = _userId,
         WorkerId = _worker?.WorkerId ?? 0,
@@ -420,7 +420,7 @@ public sealed class StratumSession
         SessionId = SessionId,
         ShareDifficulty = difficulty,
         Status = status,
-        TimestampUnixMs = _server.Time.GetUtcNow().ToUnixTimeMilliseconds(),
+        TimestampUnixMs = _server.ToUnixMs(now),
         Extranonce1 = _extranonce1Bytes ??= ByteString.CopyFrom(_extranonce1),
     };
 
