@@ -1,3 +1,5 @@
+using PoolCluster.Stratum;
+
 namespace PoolCluster.SServer.Tests;
 
 /// <summary>Vardiff over the wire: a new difficulty rides with the next job; work already sent keeps its difficulty.</summary>
@@ -68,5 +70,37 @@ public class VardiffTests
         Assert.Equal(settings.InitialDifficulty, json.RootElement.GetProperty("Vardiff").GetProperty("InitialDifficulty").GetDouble());
         Assert.Equal(settings.MinDifficulty, json.RootElement.GetProperty("Vardiff").GetProperty("MinDifficulty").GetDouble());
         await Task.CompletedTask;
+    }
+}
+
+/// <summary>SessionDifficulty on a simulated clock: when shares re-judge the rate, and that every job does.</summary>
+public class SessionDifficultyTests
+{
+    private static readonly VarDiffOptions Options = new() { InitialDifficulty = 1e-9, MinDifficulty = 1e-10, MaxDifficulty = 1e12, TargetShareSeconds = 10, WindowSeconds = 300 };
+
+    [Fact]
+    public void Shares_re_judge_at_most_once_a_second_and_the_next_job_always_judges()
+    {
+        var difficulty = new SessionDifficulty(Options, TimeSpan.Zero);
+        difficulty.JobSent(1);
+        // 40 shares in 0.4 s, far above one per 10 s: only the first one judges (and has no evidence yet).
+        for (var i = 0; i < 40; i++)
+            difficulty.RecordShare(1e-9, TimeSpan.FromMilliseconds(10 * i));
+        Assert.Equal(1e-9, difficulty.Current);
+        // The next job judges at once.
+        Assert.True(difficulty.TakeChangeForNextJob(TimeSpan.FromMilliseconds(450), out var raised));
+        Assert.True(raised > 1e-9, $"raised to {raised}");
+    }
+
+    [Fact]
+    public void A_share_a_second_after_the_last_judgement_judges_again()
+    {
+        var difficulty = new SessionDifficulty(Options, TimeSpan.Zero);
+        difficulty.JobSent(1);
+        for (var i = 0; i < 40; i++)
+            difficulty.RecordShare(1e-9, TimeSpan.FromMilliseconds(10 * i));
+        Assert.Equal(1e-9, difficulty.Current);
+        difficulty.RecordShare(1e-9, TimeSpan.FromSeconds(1));
+        Assert.True(difficulty.Current > 1e-9, $"still {difficulty.Current}");
     }
 }
