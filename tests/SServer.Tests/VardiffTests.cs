@@ -104,3 +104,27 @@ public class SessionDifficultyTests
         Assert.True(difficulty.Current > 1e-9, $"still {difficulty.Current}");
     }
 }
+
+/// <summary>Share timestamps: the server's wall clock (its TimeProvider's), derived from the monotonic read time.</summary>
+public class ShareTimestampTests
+{
+    private sealed class ShiftedTime(TimeSpan shift) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => System.GetUtcNow() + shift;
+    }
+
+    [Fact]
+    public void A_timestamp_becomes_the_providers_wall_clock_time_in_unix_ms()
+    {
+        var time = new ShiftedTime(TimeSpan.FromDays(400));
+        var users = new UserResolver(new OpenUserDirectory(), new UsersOptions { Source = UserSource.None },
+            Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        var server = new StratumServer(TestServer.DefaultOptions(), TestServer.DefaultVardiff(), users, kafka: null,
+            Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance, time);
+        var expected = time.GetUtcNow().ToUnixTimeMilliseconds();
+        var now = time.GetTimestamp();
+        Assert.InRange(server.ToUnixMs(now), expected - 50, expected + 50);
+        // Later reads are placed by the monotonic clock: 2.5 s later is 2,500 ms later.
+        Assert.Equal(server.ToUnixMs(now) + 2500, server.ToUnixMs(now + (long)(2.5 * time.TimestampFrequency)));
+    }
+}
