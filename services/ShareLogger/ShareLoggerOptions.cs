@@ -30,7 +30,7 @@ public sealed class ShareLoggerOptions : IValidatableObject
     public ShareWriteMethod WriteMethod { get; set; } = ShareWriteMethod.LoadData;
 
     /// <summary>Rows per MySQL transaction once traffic fills batches (measured best: see docs/sharelogger.md).</summary>
-    [Range(1, 1_000_000)] public int BatchRows { get; set; } = 20_000;
+    [Range(1, 1_000_000)] public int BatchRows { get; set; } = 50_000;
 
     /// <summary>A batch that is not full is written after this long, so a quiet pool's shares still land promptly.</summary>
     [Range(1, 60_000)] public int FlushIntervalMs { get; set; } = 500;
