@@ -78,5 +78,10 @@ public sealed class LatencyBenchmark(EmbeddedKafkaFixture kafka, MariaDbFixture 
         output.WriteLine($"  of which the transfer (node reading):      {Line(transfer)}");
         output.WriteLine($"BlkMaker alone: consumed -> going out:       {Line(ownWriting)}");
         output.WriteLine($"BlkMaker alone: consumed -> last byte:       {Line(ownWritten)}");
+        for (var node = 0; node < 2; node++)
+        {
+            var perNode = samples.Select(s => Ms(s.WritingTicks[node] - s.ConsumedTicks)).Order().ToList();
+            output.WriteLine($"  node {node} (started {(node == 0 ? "on the thread pool" : "on the consumer thread")}): consumed -> going out: {Line(perNode)}");
+        }
     }
 }
