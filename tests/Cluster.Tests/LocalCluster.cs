@@ -49,24 +49,16 @@ public sealed class LocalCluster : IDisposable
         return int.TryParse(output.Trim(), out var pid) ? pid : 0;
     }
 
-    public string Logs()
-    {
-        var text = new StringBuilder();
-        var logs = Path.Combine(RunDir, "logs");
-        if (!Directory.Exists(logs))
-            return "";
-        foreach (var file in Directory.GetFiles(logs, "*.log").Order())
-        {
-            var lines = File.ReadAllLines(file);
-            text.AppendLine($"--- {Path.GetFileName(file)} (last 25 lines) ---");
-            foreach (var line in lines.TakeLast(25))
-                text.AppendLine(line.Length > 400 ? line[..400] : line);
-        }
-        return text.ToString();
-    }
+    /// <summary>The last 25 lines of every service log.</summary>
+    public string Logs() => FromEachLog("last 25 lines", lines => lines.TakeLast(25), 400);
 
     /// <summary>Every warning, error and critical line of every service log (the first 40 per log).</summary>
-    public string Warnings()
+    public string Warnings() => FromEachLog("warnings", lines => lines
+        .Where(l => l.Contains(" warn: ") || l.Contains(" fail: ") || l.Contains(" crit: "))
+        .Where(l => !l.Contains("AUTOCREATE") && !l.Contains(">>>> block found"))
+        .Take(40), 600);
+
+    private string FromEachLog(string what, Func<IEnumerable<string>, IEnumerable<string>> select, int width)
     {
         var text = new StringBuilder();
         var logs = Path.Combine(RunDir, "logs");
@@ -74,13 +66,12 @@ public sealed class LocalCluster : IDisposable
             return "";
         foreach (var file in Directory.GetFiles(logs, "*.log").Order())
         {
-            var lines = File.ReadLines(file).Where(l => l.Contains(" warn: ") || l.Contains(" fail: ") || l.Contains(" crit: "))
-                .Where(l => !l.Contains("AUTOCREATE") && !l.Contains(">>>> block found")).Take(40).ToList();
+            var lines = select(File.ReadLines(file)).ToList();
             if (lines.Count == 0)
                 continue;
-            text.AppendLine($"--- {Path.GetFileName(file)} (warnings) ---");
+            text.AppendLine($"--- {Path.GetFileName(file)} ({what}) ---");
             foreach (var line in lines)
-                text.AppendLine(line.Length > 600 ? line[..600] : line);
+                text.AppendLine(line.Length > width ? line[..width] : line);
         }
         return text.ToString();
     }

@@ -78,15 +78,21 @@ public class SessionDifficultyTests
 {
     private static readonly VarDiffOptions Options = new() { InitialDifficulty = 1e-9, MinDifficulty = 1e-10, MaxDifficulty = 1e12, TargetShareSeconds = 10, WindowSeconds = 300 };
 
-    [Fact]
-    public void Shares_re_judge_at_most_once_a_second_and_the_next_job_always_judges()
+    /// <summary>40 shares in 0.4 s, far above one per 10 s: only the first one judged (and had no evidence yet).</summary>
+    private static SessionDifficulty AfterFortySharesInFourTenthsOfASecond()
     {
         var difficulty = new SessionDifficulty(Options, TimeSpan.Zero);
         difficulty.JobSent(1);
-        // 40 shares in 0.4 s, far above one per 10 s: only the first one judges (and has no evidence yet).
         for (var i = 0; i < 40; i++)
             difficulty.RecordShare(1e-9, TimeSpan.FromMilliseconds(10 * i));
         Assert.Equal(1e-9, difficulty.Current);
+        return difficulty;
+    }
+
+    [Fact]
+    public void Shares_re_judge_at_most_once_a_second_and_the_next_job_always_judges()
+    {
+        var difficulty = AfterFortySharesInFourTenthsOfASecond();
         // The next job judges at once.
         Assert.True(difficulty.TakeChangeForNextJob(TimeSpan.FromMilliseconds(450), out var raised));
         Assert.True(raised > 1e-9, $"raised to {raised}");
@@ -95,11 +101,7 @@ public class SessionDifficultyTests
     [Fact]
     public void A_share_a_second_after_the_last_judgement_judges_again()
     {
-        var difficulty = new SessionDifficulty(Options, TimeSpan.Zero);
-        difficulty.JobSent(1);
-        for (var i = 0; i < 40; i++)
-            difficulty.RecordShare(1e-9, TimeSpan.FromMilliseconds(10 * i));
-        Assert.Equal(1e-9, difficulty.Current);
+        var difficulty = AfterFortySharesInFourTenthsOfASecond();
         difficulty.RecordShare(1e-9, TimeSpan.FromSeconds(1));
         Assert.True(difficulty.Current > 1e-9, $"still {difficulty.Current}");
     }
