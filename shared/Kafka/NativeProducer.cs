@@ -33,7 +33,8 @@ public sealed unsafe class NativeProducer : IDisposable
 {
     private readonly ILogger? logger;
     private readonly Action<object?, LogMessage> log;
-    private readonly string name;
+    // The client's name in log lines; the topic until librdkafka has named the client.
+    private string name;
     private GCHandle self;
     private nint rk;
     private nint rkt;
@@ -54,6 +55,7 @@ public sealed unsafe class NativeProducer : IDisposable
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(topic);
         Topic = options.TopicName(topic.Name);
+        name = Topic;
         this.logger = logger;
         log = KafkaLogging.Handler<object?>(logger);
         var config = KafkaClientConfig.Producer(options, topic, ProducerMode.Throughput);

@@ -115,14 +115,8 @@ public abstract class LocalTestServer : IDisposable
 
     public void Dispose()
     {
-        lock (_gate)
-        {
-            if (_disposed)
-                return;
-            _disposed = true;
-            _process?.Dispose();
-            _process = null;
-        }
+        if (!MarkDisposed(process => process.Dispose()))
+            return;
         ServerDirectories.Delete(RootDirectory);
     }
 
@@ -131,14 +125,24 @@ public abstract class LocalTestServer : IDisposable
     /// <summary>Process-exit variant of Dispose: nothing that waits, so it finishes before the test runner kills the host.</summary>
     internal void DisposeAtProcessExit()
     {
+        if (!MarkDisposed(process => process.SignalKill()))
+            return;
+        ServerDirectories.DeleteDetached(RootDirectory);
+    }
+
+    /// <summary>Marks the server disposed and lets go of its process; false when it already was.</summary>
+    private bool MarkDisposed(Action<ServerProcess> release)
+    {
         lock (_gate)
         {
             if (_disposed)
-                return;
+                return false;
             _disposed = true;
-            _process?.SignalKill();
+            if (_process != null)
+                release(_process);
+            _process = null;
+            return true;
         }
-        ServerDirectories.DeleteDetached(RootDirectory);
     }
 
     internal static string RandomToken(int length)
